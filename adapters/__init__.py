@@ -1,0 +1,1 @@
+"""Everything that touches the world: transcript readers, stores, git, the CLI."""

@@ -1,0 +1,586 @@
+"""Claude Code records -> conversation items, one line at a time.
+
+Follows ../shared/formats/transcripts.md: switch on ``type`` and keep unknown
+types, merge streamed assistant fragments by ``message.id`` (usage from the last
+fragment), keep thinking, tool calls and tool results whole, route inline
+sidechain lines to child threads, and never stop on a bad line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from application.ports import BlobStore, Problem
+from domain.items import (
+    AssistantMessage,
+    Image,
+    ImageRef,
+    Item,
+    LineRef,
+    OtherBlock,
+    Reasoning,
+    ResultBlock,
+    SourceRef,
+    SystemNote,
+    Text,
+    TextBlock,
+    ToolCall,
+    ToolResult,
+    Unknown,
+    Usage,
+    UserMessage,
+)
+from domain.titles import choose_title, first_line, strip_harness_wrappers, truncate
+
+INLINE_TEXT_CHARS = 2048
+"""Longer texts stay in their source line and are referenced (ADR 0001)."""
+INLINE_JSON_BYTES = 4096
+FIRST_MESSAGE_CHARS = 2000
+SYNTHETIC_MODEL = "<synthetic>"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class RecordShapeError(ValueError):
+    """A record whose fields do not have the shape the format says."""
+
+
+@dataclass
+class _Line:
+    """The line being mapped: its number, raw bytes and where they are stored."""
+
+    number: int
+    blob: str
+    offset: int
+    length: int
+
+    def ref(self, pointer: str, size: int) -> SourceRef:
+        return SourceRef(
+            line=LineRef(blob=self.blob, offset=self.offset, length=self.length),
+            pointer=pointer,
+            size=size,
+        )
+
+    def text(self, value: Any, pointer: str) -> Text:
+        if not isinstance(value, str):
+            raise RecordShapeError(f"'{pointer}' should be a string, not {type(value).__name__}")
+        if len(value) <= INLINE_TEXT_CHARS or self.length <= INLINE_TEXT_CHARS:
+            return value
+        return self.ref(pointer, len(value))
+
+
+@dataclass
+class _PendingAssistant:
+    """An assistant message whose streamed fragments are still being merged."""
+
+    line: int
+    timestamp: datetime | None
+    uuid: str | None
+    parent_uuid: str | None
+    message_id: str | None
+    model: str | None
+    parts: list[Text] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    stop_reason: str | None = None
+    fragments: int = 1
+
+    def build(self) -> AssistantMessage:
+        return AssistantMessage(
+            line=self.line,
+            timestamp=self.timestamp,
+            uuid=self.uuid,
+            parent_uuid=self.parent_uuid,
+            message_id=self.message_id,
+            model=self.model,
+            parts=self.parts,
+            usage=Usage(**self.usage) if self.usage else None,
+            stop_reason=self.stop_reason,
+            fragments=self.fragments,
+        )
+
+
+@dataclass
+class ThreadFacts:
+    """What one thread's records say about it, gathered while mapping."""
+
+    items: list[Item | _PendingAssistant] = field(default_factory=list)
+    session_id: str | None = None
+    agent_id: str | None = None
+    cwd: str | None = None
+    git_branch: str | None = None
+    custom_title: str | None = None
+    ai_title: str | None = None
+    first_prompt: str | None = None
+    first_timestamp: datetime | None = None
+    last_timestamp: datetime | None = None
+    models: list[str] = field(default_factory=list)
+    records: int = 0
+    pending: dict[str, _PendingAssistant] = field(default_factory=dict)
+
+    def add(self, item: Item | _PendingAssistant) -> None:
+        self.items.append(item)
+
+    def saw_time(self, ts: datetime | None) -> None:
+        if ts is None:
+            return
+        if self.first_timestamp is None or ts < self.first_timestamp:
+            self.first_timestamp = ts
+        if self.last_timestamp is None or ts > self.last_timestamp:
+            self.last_timestamp = ts
+
+    def built_items(self) -> list[Item]:
+        return [i.build() if isinstance(i, _PendingAssistant) else i for i in self.items]
+
+    def title(self) -> tuple[str, str]:
+        return choose_title(self.custom_title, self.ai_title, self.first_prompt or "")
+
+
+class TranscriptMapper:
+    """Maps the lines of one Claude Code transcript file, in file order.
+
+    Lines of an inline sidechain (``isSidechain`` in a main session file) go
+    to a child thread per chain, keyed by the uuid of the chain's first line.
+    """
+
+    def __init__(self, path: str, blobs: BlobStore, *, is_subagent_file: bool) -> None:
+        self.path = path
+        self.blobs = blobs
+        self.is_subagent_file = is_subagent_file
+        self.main = ThreadFacts()
+        self.sidechains: dict[str, ThreadFacts] = {}
+        self._chain_root: dict[str, str] = {}
+        self.problems: list[Problem] = []
+        self.unknown_types: dict[str, int] = {}
+
+    # -- one line ------------------------------------------------------------
+
+    def feed(self, number: int, raw: bytes, blob: str, offset: int) -> None:
+        line = _Line(number, blob, offset, len(raw))
+        record = self._parse(line, raw)
+        if record is None:
+            return
+        thread = self._thread_for(record)
+        thread.records += 1
+        try:
+            self._map(record, line, thread)
+        except (RecordShapeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            kind = record.get("type")
+            self.problem(number, f"unexpected shape for a {kind!r} record: {exc}")
+            thread.add(_unknown(record, line, str(kind)))
+
+    def problem(self, line: int, reason: str) -> None:
+        self.problems.append(Problem(self.path, line, reason))
+
+    def _parse(self, line: _Line, raw: bytes) -> dict[str, Any] | None:
+        if line.number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if not raw.strip():
+                self.problem(line.number, "blank line")
+                return None
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                try:
+                    record = orjson.loads(raw.decode("utf-8", "replace"))
+                except orjson.JSONDecodeError:
+                    self.problem(line.number, "invalid UTF-8 and not JSON")
+                    return None
+                self.problem(line.number, "invalid UTF-8 (bad bytes read as U+FFFD; raw line kept)")
+            else:
+                self.problem(line.number, _json_error(exc, text))
+                return None
+        if not isinstance(record, dict):
+            self.problem(line.number, f"a JSON {type(record).__name__}, not a record object")
+            return None
+        return record
+
+    def _thread_for(self, record: dict[str, Any]) -> ThreadFacts:
+        if self.is_subagent_file or record.get("isSidechain") is not True:
+            return self.main
+        uuid, parent = record.get("uuid"), record.get("parentUuid")
+        root = self._chain_root.get(parent) if isinstance(parent, str) else None
+        if root is None:
+            root = uuid if isinstance(uuid, str) else f"line-{len(self.sidechains) + 1}"
+        if isinstance(uuid, str):
+            self._chain_root[uuid] = root
+        return self.sidechains.setdefault(root, ThreadFacts())
+
+    # -- records -------------------------------------------------------------
+
+    def _map(self, record: dict[str, Any], line: _Line, thread: ThreadFacts) -> None:
+        kind = record.get("type")
+        ts = self._envelope(record, line, thread)
+        if kind == "user":
+            self._user(record, line, thread, ts)
+        elif kind == "assistant":
+            self._assistant(record, line, thread, ts)
+        elif kind == "system":
+            content = record.get("content")
+            data: dict[str, Any] = {
+                k: record[k]
+                for k in (
+                    "compactMetadata",
+                    "logicalParentUuid",
+                    "toolUseID",
+                    "hookCount",
+                    "hookErrors",
+                    "preventedContinuation",
+                    "durationMs",
+                )
+                if k in record
+            }
+            thread.add(
+                SystemNote(
+                    **_provenance(record, line, ts),
+                    subtype=_str(record.get("subtype")) or "notice",
+                    text=line.text(content, "/content") if isinstance(content, str) else None,
+                    level=_str(record.get("level")),
+                    # Larger metadata stays in the raw line, which is always kept.
+                    data=data if data and len(orjson.dumps(data)) <= INLINE_JSON_BYTES else None,
+                )
+            )
+        elif kind == "summary":
+            thread.add(
+                SystemNote(
+                    line=line.number,
+                    subtype="summary",
+                    text=line.text(record.get("summary", ""), "/summary"),
+                )
+            )
+        elif kind == "custom-title":
+            title = record.get("customTitle")
+            if isinstance(title, str) and title.strip():
+                thread.custom_title = title.strip()
+            thread.add(SystemNote(line=line.number, subtype="custom_title", text=_str(title)))
+        elif kind == "ai-title":
+            title = record.get("aiTitle")
+            if isinstance(title, str) and title.strip():
+                thread.ai_title = title.strip()
+            thread.add(SystemNote(line=line.number, subtype="ai_title", text=_str(title)))
+        else:
+            name = str(kind) if kind is not None else "(no type)"
+            self.unknown_types[name] = self.unknown_types.get(name, 0) + 1
+            thread.add(_unknown(record, line, name))
+
+    def _envelope(
+        self, record: dict[str, Any], line: _Line, thread: ThreadFacts
+    ) -> datetime | None:
+        """Session-level facts every line may carry; returns the line's timestamp."""
+        if thread.session_id is None and isinstance(record.get("sessionId"), str):
+            thread.session_id = record["sessionId"]
+        if thread.agent_id is None and isinstance(record.get("agentId"), str):
+            thread.agent_id = record["agentId"]
+        cwd = record.get("cwd")
+        if cwd is not None:
+            if isinstance(cwd, str) and cwd:
+                if thread.cwd is None:
+                    thread.cwd = cwd
+            else:
+                self.problem(line.number, f"'cwd' should be a string, not {type(cwd).__name__}")
+        branch = record.get("gitBranch")
+        if isinstance(branch, str) and branch:
+            thread.git_branch = branch
+        raw_ts = record.get("timestamp")
+        if raw_ts is None:
+            return None
+        ts = _timestamp(raw_ts)
+        if ts is None:
+            self.problem(line.number, f"unreadable timestamp {str(raw_ts)[:40]!r}")
+        thread.saw_time(ts)
+        return ts
+
+    def _user(
+        self, record: dict[str, Any], line: _Line, thread: ThreadFacts, ts: datetime | None
+    ) -> None:
+        message = _dict(record.get("message"), "message")
+        content = message.get("content")
+        prov = _provenance(record, line, ts)
+        meta = record.get("isMeta") is True
+        if record.get("isCompactSummary") is True:
+            if isinstance(content, str):
+                summary: Text = line.text(content, "/message/content")
+            else:
+                joined = _joined_text(content)
+                summary = (
+                    joined
+                    if len(joined) <= INLINE_TEXT_CHARS
+                    else line.ref("/message/content", len(joined))
+                )
+            thread.add(SystemNote(**prov, subtype="compact_summary", text=summary))
+            return
+        if isinstance(content, str):
+            thread.add(
+                UserMessage(**prov, parts=[line.text(content, "/message/content")], meta=meta)
+            )
+            if not meta:
+                self._saw_prompt(thread, content)
+            return
+        blocks = _list(content, "message.content")
+        parts: list[Text] = []
+        agent_id = _agent_id(record.get("toolUseResult"))
+        for i, block in enumerate(blocks):
+            pointer = f"/message/content/{i}"
+            block = _dict(block, f"message.content[{i}]")
+            btype = block.get("type")
+            if btype == "text":
+                parts.append(line.text(block.get("text", ""), pointer + "/text"))
+                if not meta:
+                    self._saw_prompt(thread, block.get("text", ""))
+            elif btype == "tool_result":
+                thread.add(
+                    ToolResult(
+                        **prov,
+                        call_id=_str(block.get("tool_use_id")) or "",
+                        output=self._result_output(
+                            block.get("content"), line, pointer + "/content"
+                        ),
+                        is_error=block.get("is_error") is True,
+                        agent_id=agent_id,
+                    )
+                )
+            elif btype == "image":
+                image = self._image(block, line, pointer)
+                thread.add(
+                    Image(**prov, image=image)
+                    if isinstance(image, ImageRef)
+                    else _unknown_block(block, line, pointer, prov)
+                )
+            else:
+                thread.add(_unknown_block(block, line, pointer, prov))
+        if parts:
+            thread.add(UserMessage(**prov, parts=parts, meta=meta))
+
+    def _saw_prompt(self, thread: ThreadFacts, text: Any) -> None:
+        if thread.first_prompt is None and isinstance(text, str):
+            real = strip_harness_wrappers(text)
+            if real:
+                thread.first_prompt = real
+
+    def _result_output(self, content: Any, line: _Line, pointer: str) -> Text | list[ResultBlock]:
+        if content is None:
+            return ""
+        if isinstance(content, str):
+            return line.text(content, pointer)
+        blocks: list[ResultBlock] = []
+        for i, block in enumerate(_list(content, pointer)):
+            bp = f"{pointer}/{i}"
+            block = _dict(block, bp)
+            btype = block.get("type")
+            if btype == "text":
+                blocks.append(TextBlock(text=line.text(block.get("text", ""), bp + "/text")))
+            elif btype == "image" and isinstance(image := self._image(block, line, bp), ImageRef):
+                blocks.append(image)
+            else:
+                blocks.append(OtherBlock(block_type=str(btype), block=line.ref(bp, 0)))
+        return blocks
+
+    def _image(self, block: dict[str, Any], line: _Line, pointer: str) -> ImageRef | None:
+        source = block.get("source")
+        if not isinstance(source, dict) or source.get("type") != "base64":
+            return None
+        try:
+            data = base64.b64decode(source.get("data", ""), validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            self.problem(
+                line.number, f"image at {pointer} is not valid base64; kept in the raw line"
+            )
+            return None
+        key = self.blobs.put(data)
+        return ImageRef(
+            media_type=_str(source.get("media_type")) or "application/octet-stream",
+            blob=key,
+            size=len(data),
+        )
+
+    def _assistant(
+        self, record: dict[str, Any], line: _Line, thread: ThreadFacts, ts: datetime | None
+    ) -> None:
+        message = _dict(record.get("message"), "message")
+        blocks = (
+            _list(message.get("content"), "message.content")
+            if not isinstance(message.get("content"), str)
+            else [message["content"]]
+        )
+        msg_id = _str(message.get("id"))
+        model = _str(message.get("model"))
+        if model and model != SYNTHETIC_MODEL and model not in thread.models:
+            thread.models.append(model)
+        prov = _provenance(record, line, ts)
+        pending = thread.pending.get(msg_id) if msg_id else None
+        if pending is None:
+            pending = _PendingAssistant(
+                line=line.number,
+                timestamp=ts,
+                uuid=prov["uuid"],
+                parent_uuid=prov["parent_uuid"],
+                message_id=msg_id,
+                model=model,
+            )
+            thread.add(pending)
+            if msg_id:
+                thread.pending[msg_id] = pending
+        else:
+            pending.fragments += 1
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            pending.usage = _usage(usage)
+        if isinstance(message.get("stop_reason"), str):
+            pending.stop_reason = message["stop_reason"]
+        for i, block in enumerate(blocks):
+            pointer = f"/message/content/{i}"
+            if isinstance(block, str):
+                pending.parts.append(line.text(block, "/message/content"))
+                continue
+            block = _dict(block, f"message.content[{i}]")
+            btype = block.get("type")
+            if btype == "text":
+                pending.parts.append(line.text(block.get("text", ""), pointer + "/text"))
+            elif btype == "thinking":
+                thread.add(
+                    Reasoning(
+                        **prov,
+                        message_id=msg_id,
+                        text=line.text(block.get("thinking", ""), pointer + "/thinking"),
+                        signature=_str(block.get("signature")),
+                    )
+                )
+            elif btype == "redacted_thinking":
+                thread.add(
+                    Reasoning(
+                        **prov,
+                        message_id=msg_id,
+                        text="",
+                        redacted=True,
+                        signature=_str(block.get("data")),
+                    )
+                )
+            elif btype == "tool_use":
+                tool_input = block.get("input")
+                size = len(orjson.dumps(tool_input)) if line.length > INLINE_JSON_BYTES else 0
+                thread.add(
+                    ToolCall(
+                        **prov,
+                        message_id=msg_id,
+                        call_id=_str(block.get("id")) or "",
+                        name=_str(block.get("name")) or "",
+                        input=tool_input if size <= INLINE_JSON_BYTES else None,
+                        input_ref=line.ref(pointer + "/input", size)
+                        if size > INLINE_JSON_BYTES
+                        else None,
+                    )
+                )
+            else:
+                thread.add(_unknown_block(block, line, pointer, prov))
+
+    # -- the end -------------------------------------------------------------
+
+    def first_user_message(self, thread: ThreadFacts) -> str:
+        return truncate(thread.first_prompt or "", FIRST_MESSAGE_CHARS)
+
+    def preview(self, thread: ThreadFacts) -> str:
+        return first_line(thread.first_prompt or "")
+
+
+# -- helpers ---------------------------------------------------------------
+
+
+def _provenance(record: dict[str, Any], line: _Line, ts: datetime | None) -> dict[str, Any]:
+    uuid, parent = record.get("uuid"), record.get("parentUuid")
+    return {
+        "line": line.number,
+        "timestamp": ts,
+        "uuid": uuid if isinstance(uuid, str) else None,
+        "parent_uuid": parent if isinstance(parent, str) else None,
+    }
+
+
+def _unknown(record: dict[str, Any], line: _Line, kind: str) -> Unknown:
+    ts = _timestamp(record.get("timestamp"))
+    return Unknown(
+        **_provenance(record, line, ts), record_type=kind, record=line.ref("", line.length)
+    )
+
+
+def _unknown_block(
+    block: dict[str, Any], line: _Line, pointer: str, prov: dict[str, Any]
+) -> Unknown:
+    return Unknown(**prov, record_type=f"block:{block.get('type')}", record=line.ref(pointer, 0))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return ts if ts.tzinfo is not None else None
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecordShapeError(f"'{where}' should be an object, not {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise RecordShapeError(
+            f"'{where}' should be a string or a list, not {type(value).__name__}"
+        )
+    return value
+
+
+def _joined_text(content: Any) -> str:
+    return "\n\n".join(
+        b.get("text", "")
+        for b in _list(content, "message.content")
+        if isinstance(b, dict) and b.get("type") == "text"
+    )
+
+
+def _agent_id(tool_use_result: Any) -> str | None:
+    if isinstance(tool_use_result, dict):
+        return _str(tool_use_result.get("agentId"))
+    return None
+
+
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+def _usage(usage: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in usage.items() if isinstance(v, (int, float, str, bool, dict, list))}
+    for k in _USAGE_FIELDS:
+        if k in out and not isinstance(out[k], int):
+            del out[k]
+    return out
+
+
+def _json_error(exc: orjson.JSONDecodeError, text: str) -> str:
+    if "\x00" in text:
+        return "contains NUL bytes; not JSON"
+    if text.lstrip().startswith(("{", "[")) and exc.pos >= len(text.rstrip()) - 1:
+        return "truncated JSON (torn line)"
+    return f"invalid JSON: {exc.msg} at column {exc.pos + 1}"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,355 @@
+"""Finding Claude Code transcripts and reading each in one pass.
+
+One pass over a file reads it in large blocks, cuts them into pages of whole
+lines, hashes the pages, stores each page as a content-addressed blob and maps
+its lines to items. Memory stays bounded by the page size and the (small)
+items, whatever the file size. A last line with no newline that is not valid
+JSON is torn (still being written): it is left unconsumed for the next import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+
+from adapters.claude_code import AGENT
+from adapters.claude_code.mapping import ThreadFacts, TranscriptMapper
+from adapters.git import git_info
+from application.ports import (
+    BlobStore,
+    PageRef,
+    Problem,
+    ReadTranscript,
+    ResumePoint,
+    SourceFile,
+    ThreadContent,
+)
+from domain.identity import imported_thread_id
+from domain.items import Unknown
+from domain.ledger import SourceVersion
+from domain.session import GitInfo, ThreadSummary, TranscriptSource
+
+PAGE_BYTES = 4 * 1024 * 1024
+"""Target size of one stored page of source lines."""
+
+_AGENT_FILE = re.compile(r"^agent-.+\.jsonl$")
+
+
+def default_roots(environ: dict[str, str] | None = None) -> list[str]:
+    """Every ``CLAUDE_CONFIG_DIR`` (comma-separated), else the two default homes."""
+    env = os.environ if environ is None else environ
+    configured = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
+    homes = configured or [
+        os.path.join(os.path.expanduser("~"), ".claude"),
+        os.path.join(os.path.expanduser("~"), ".config", "claude"),
+    ]
+    return [os.path.join(h, "projects") for h in homes]
+
+
+class ClaudeCodeReader:
+    agent = AGENT
+
+    # -- discovery -----------------------------------------------------------
+
+    def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
+        """Transcripts under each path: a Claude home, a projects root, a project or a file."""
+        found: dict[str, SourceFile] = {}
+        problems: list[Problem] = []
+        for given in paths:
+            for path in self._candidates(given, problems):
+                self._add(path, found, problems)
+        return sorted(found.values(), key=lambda s: s.path), problems
+
+    def _candidates(self, given: str, problems: list[Problem]) -> Iterable[str]:
+        path = os.path.abspath(os.path.expanduser(given))
+        if not os.path.exists(path):
+            if not os.path.lexists(path):
+                problems.append(Problem(path, 0, "no such file or directory"))
+            else:
+                problems.append(Problem(path, 0, "broken or looping symbolic link"))
+            return
+        if not os.path.isdir(path):
+            yield path
+            return
+        if os.path.isdir(os.path.join(path, "projects")):
+            path = os.path.join(path, "projects")
+        if _is_project_dir(path):
+            yield from _project_files(path, problems)
+            return
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as exc:
+            problems.append(Problem(path, 0, f"cannot list directory: {exc.strerror}"))
+            return
+        for entry in entries:
+            if _is_dir(entry):
+                yield from _project_files(entry.path, problems)
+
+    def _add(self, path: str, found: dict[str, SourceFile], problems: list[Problem]) -> None:
+        try:
+            canonical = os.path.realpath(path, strict=True)
+            st = os.stat(canonical)
+        except OSError as exc:
+            reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
+            problems.append(Problem(path, 0, f"cannot read: {reason}"))
+            return
+        if not os.path.isfile(canonical):
+            problems.append(Problem(path, 0, "not a regular file"))
+            return
+        found.setdefault(canonical, SourceFile(AGENT, canonical, st.st_size, st.st_mtime_ns))
+
+    # -- one pass ------------------------------------------------------------
+
+    def read(
+        self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
+    ) -> ReadTranscript:
+        path = source.path
+        mapper = TranscriptMapper(path, blobs, is_subagent_file=is_subagent_file(path))
+        pages: list[PageRef] = []
+        hasher = hashlib.sha256()
+        mode = "full"
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            remaining = st.st_size
+            offset, line_no = 0, 0
+            if resume is not None and resume.consumed_bytes <= remaining:
+                prefix = _hash_prefix(f, resume.consumed_bytes)
+                if prefix.hexdigest() == resume.consumed_sha256:
+                    hasher, mode = prefix, "append"
+                    offset, line_no = resume.consumed_bytes, resume.consumed_lines
+                    remaining -= offset
+                else:
+                    f.seek(0)
+            if resume is not None and mode == "full":
+                mode = "replace"
+            carry = b""
+            while remaining > 0:
+                block = f.read(min(PAGE_BYTES, remaining))
+                if not block:
+                    break
+                remaining -= len(block)
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
+                    continue
+                page, carry = data[:cut], data[cut:]
+                line_no = self._page(page, offset, line_no, hasher, mapper, pages, blobs)
+                offset += len(page)
+            consumed = hasher.copy()
+            if carry:
+                hasher.update(carry)
+                if _is_complete_record(carry):
+                    line_no = self._page(carry, offset, line_no, consumed, mapper, pages, blobs)
+                    offset += len(carry)
+                else:
+                    mapper.problem(
+                        line_no + 1,
+                        "incomplete last line (no newline, not valid JSON); "
+                        "left unread until it is complete",
+                    )
+        version = SourceVersion(
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            sha256=hasher.hexdigest(),
+            consumed_bytes=offset,
+            consumed_sha256=consumed.hexdigest(),
+            consumed_lines=line_no,
+        )
+        main, sidechains = self._threads(source, mapper)
+        return ReadTranscript(
+            version=version,
+            mode=mode,
+            pages=pages,
+            main=main,
+            sidechains=sidechains,
+            problems=mapper.problems,
+        )
+
+    def _page(
+        self,
+        page: bytes,
+        offset: int,
+        line_no: int,
+        hasher: hashlib._Hash,
+        mapper: TranscriptMapper,
+        pages: list[PageRef],
+        blobs: BlobStore,
+    ) -> int:
+        hasher.update(page)
+        key = blobs.put(page)
+        pages.append(PageRef(blob=key, first_line=line_no + 1, size=len(page)))
+        start = 0
+        lines = page.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        for raw in lines:
+            line_no += 1
+            mapper.feed(line_no, raw, key, start)
+            start += len(raw) + 1
+        return line_no
+
+    # -- threads -------------------------------------------------------------
+
+    def _threads(
+        self, source: SourceFile, mapper: TranscriptMapper
+    ) -> tuple[ThreadContent | None, dict[str, ThreadContent]]:
+        path = source.path
+        facts = mapper.main
+        if not _looks_like_transcript(mapper):
+            if facts.records or mapper.sidechains:
+                mapper.problem(0, "no Claude Code conversation records; not a transcript")
+            elif not mapper.problems:
+                mapper.problem(0, "empty file; nothing to import")
+            else:
+                mapper.problem(0, "no readable records; not imported")
+            return None, {}
+        subagent = is_subagent_file(path)
+        parent_key = parent_transcript(path, facts.session_id) if subagent else None
+        main = ThreadContent(
+            source=TranscriptSource(
+                agent=AGENT,
+                path=path,
+                session_id=facts.session_id,
+                agent_id=facts.agent_id if subagent else None,
+            ),
+            summary=self._summary(facts, mapper, source),
+            items=facts.built_items(),
+            parent_thread_id=imported_thread_id(AGENT, parent_key) if parent_key else None,
+            spawned_by_call_id=_spawning_call(path, facts.agent_id) if subagent else None,
+        )
+        if facts.cwd is None and facts.records:
+            mapper.problem(0, "no 'cwd' in any record; imported without a working directory")
+        sidechains = {
+            root: ThreadContent(
+                source=TranscriptSource(
+                    agent=AGENT,
+                    path=path,
+                    session_id=side.session_id or facts.session_id,
+                    agent_id=side.agent_id,
+                ),
+                summary=self._summary(side, mapper, source, fallback_cwd=facts.cwd),
+                items=side.built_items(),
+            )
+            for root, side in mapper.sidechains.items()
+        }
+        return main, sidechains
+
+    def _summary(
+        self,
+        facts: ThreadFacts,
+        mapper: TranscriptMapper,
+        source: SourceFile,
+        fallback_cwd: str | None = None,
+    ) -> ThreadSummary:
+        cwd = facts.cwd or fallback_cwd
+        git = git_info(cwd) if cwd else None
+        if git is None and facts.git_branch and facts.git_branch != "HEAD":
+            git = GitInfo(branch=facts.git_branch)
+        title, title_source = facts.title()
+        return ThreadSummary(
+            title=title,
+            title_source=title_source,  # type: ignore[arg-type]
+            preview=mapper.preview(facts),
+            first_user_message=mapper.first_user_message(facts),
+            cwd=cwd,
+            git=git,
+            models=facts.models,
+            created_at=facts.first_timestamp,
+            updated_at=facts.last_timestamp,
+        )
+
+
+def is_subagent_file(path: str) -> bool:
+    p = Path(path)
+    return bool(_AGENT_FILE.match(p.name)) or "subagents" in p.parts[:-1]
+
+
+def parent_transcript(path: str, session_id: str | None) -> str | None:
+    """The main session file a sub-agent transcript belongs to."""
+    p = Path(path)
+    if "subagents" in p.parts[:-1]:
+        index = len(p.parts) - 1 - p.parts[::-1].index("subagents")
+        session_dir = Path(*p.parts[:index])
+        return str(session_dir.parent / f"{session_dir.name}.jsonl")
+    if session_id:
+        return str(p.parent / f"{session_id}.jsonl")
+    return None
+
+
+def _spawning_call(path: str, agent_id: str | None) -> str | None:
+    """The Task/Agent tool call that spawned a sub-agent, from its meta file when present."""
+    p = Path(path)
+    meta = p.with_name(p.name.removesuffix(".jsonl") + ".meta.json")
+    try:
+        data = orjson.loads(meta.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    call = data.get("toolUseId") if isinstance(data, dict) else None
+    return call if isinstance(call, str) else None
+
+
+def _looks_like_transcript(mapper: TranscriptMapper) -> bool:
+    """A session id on some line, or some record the mapper understood."""
+    threads = [mapper.main, *mapper.sidechains.values()]
+    return any(t.session_id for t in threads) or any(
+        not isinstance(item, Unknown) for t in threads for item in t.items
+    )
+
+
+def _is_complete_record(data: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(data), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _hash_prefix(f: object, length: int) -> hashlib._Hash:
+    hasher = hashlib.sha256()
+    remaining = length
+    while remaining > 0:
+        chunk = f.read(min(PAGE_BYTES, remaining))  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        hasher.update(chunk)
+        remaining -= len(chunk)
+    return hasher
+
+
+def _is_project_dir(path: str) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return any(e.name.endswith(".jsonl") for e in it)
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _project_files(project: str, problems: list[Problem]) -> Iterable[str]:
+    """Session files, old-style ``agent-*.jsonl`` beside them, and ``<session>/subagents/**``."""
+    try:
+        entries = sorted(os.scandir(project), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(project, 0, f"cannot list directory: {exc.strerror}"))
+        return
+    for entry in entries:
+        if entry.name.endswith(".jsonl"):
+            yield entry.path
+        elif _is_dir(entry):
+            sub = os.path.join(entry.path, "subagents")
+            if os.path.isdir(sub):
+                for dirpath, _dirs, files in os.walk(sub):
+                    for name in sorted(files):
+                        if _AGENT_FILE.match(name):
+                            yield os.path.join(dirpath, name)

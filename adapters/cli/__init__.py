@@ -1,0 +1,1 @@
+"""The ``threadline`` command line."""

@@ -1,0 +1,86 @@
+"""``threadline``: import agent transcripts, then read threads, history and the ledger.
+
+Exit status: 0 when all went well; 1 when some sources had problems (each is
+reported with file:line); 2 for a usage error; 3 when nothing could be done
+(e.g. the store cannot be opened). Heavy modules are imported per command, so
+that a quick command starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="threadline",
+        description="An event-sourced store for coding-agent sessions.",
+    )
+    parser.add_argument(
+        "--home", help="Threadline home (default: $THREADLINE_HOME or ~/.threadline)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("import", help="import Claude Code transcripts into the store")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="a Claude home or projects root, a project directory, or a .jsonl file "
+        "(default: every root in $CLAUDE_CONFIG_DIR, else ~/.claude and "
+        "~/.config/claude)",
+    )
+    p.add_argument(
+        "-j", "--jobs", type=int, default=5, help="sources in flight at once (default 5)"
+    )
+    p.add_argument("--json", action="store_true", help="print one machine-readable result")
+
+    p = sub.add_parser("threads", help="list threads, newest first")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="show a thread's history")
+    p.add_argument("thread_id", metavar="THREAD_ID", help="a thread id (a unique prefix is enough)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ledger", help="which version of each source is in which thread")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("rebuild", help="drop and replay read models from the event store")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="threads, history, ledger (default all)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from adapters.cli import commands
+    from adapters.store import StoreUnavailableError
+
+    try:
+        return int(getattr(commands, f"cmd_{args.command}")(args))
+    except StoreUnavailableError as exc:
+        print(f"threadline: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except commands.UserError as exc:
+        print(f"threadline: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("threadline: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""How the CLI shows things to a person (rich) and to a program (plain JSON data)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from application.importing import OUTCOMES, ImportReport, SourceReport
+from application.ports import SourceFile
+
+MIB = 1024 * 1024
+MAX_PROBLEMS_SHOWN = 50
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+@dataclass
+class ImportProgress:
+    """A progress bar on a terminal; nothing otherwise."""
+
+    progress: Progress | None
+    task: Any = None
+    total_bytes: int = 0
+    _seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def start(cls) -> ImportProgress:
+        if not err.is_terminal:
+            return cls(None)
+        progress = Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sources"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        progress.start()
+        return cls(progress)
+
+    def found(self, sources: list[SourceFile]) -> None:
+        if self.progress is not None:
+            self.task = self.progress.add_task("import", total=len(sources))
+
+    def done(self, source: SourceReport) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def import_summary(report: ImportReport) -> None:
+    table = Table(title="Import", show_edge=False)
+    for column in (
+        "imported",
+        "appended",
+        "replaced",
+        "skipped",
+        "rejected",
+        "failed",
+        "problems",
+        "MiB",
+        "seconds",
+    ):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(str(report.count(o)) for o in OUTCOMES),
+        str(len(report.all_problems)),
+        f"{report.bytes_read / MIB:.1f}",
+        f"{report.seconds:.2f}",
+    )
+    out.print(table)
+    problems = report.all_problems
+    if problems:
+        err.print(f"[bold]{len(problems)} problem(s):[/bold]")
+        for problem in problems[:MAX_PROBLEMS_SHOWN]:
+            err.print(f"  {escape(str(problem))}", highlight=False)
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            err.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
+
+
+def import_report_json(report: ImportReport) -> dict[str, Any]:
+    return {
+        "counts": {o: report.count(o) for o in OUTCOMES},
+        "problems": [
+            {"path": p.path, "line": p.line, "reason": p.reason} for p in report.all_problems
+        ],
+        "bytes": report.bytes_read,
+        "seconds": round(report.seconds, 3),
+        "sources": [
+            {
+                "path": s.path,
+                "outcome": s.outcome,
+                "thread_id": s.thread_id,
+                "problems": len(s.problems),
+            }
+            for s in report.sources
+        ],
+    }
+
+
+def threads_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        err.print("no threads yet: try `threadline import`")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in (
+        "id",
+        "title",
+        "source",
+        "cwd",
+        "branch",
+        "created",
+        "updated",
+        "items",
+        "parent",
+    ):
+        table.add_column(
+            column, overflow="fold" if column == "title" else "ellipsis", no_wrap=column != "title"
+        )
+    for row in rows:
+        table.add_row(
+            row["thread_id"][:8],
+            escape(row["title"]),
+            row["source_agent"],
+            escape(row["cwd"] or ""),
+            escape(row["git_branch"] or ""),
+            _when(row["created_at"]),
+            _when(row["updated_at"]),
+            str(row["item_count"]),
+            (row["parent_thread_id"] or "")[:8],
+        )
+    out.print(table)
+
+
+def ledger_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        err.print("the ledger is empty: nothing imported yet")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in (
+        "source",
+        "outcome",
+        "thread",
+        "size",
+        "sha256",
+        "items",
+        "problems",
+        "recorded",
+    ):
+        table.add_column(column, overflow="fold" if column == "source" else "ellipsis")
+    for row in rows:
+        table.add_row(
+            escape(row["source_path"]),
+            row["outcome"] or "",
+            (row["thread_id"] or "")[:8],
+            str(row["size"]),
+            (row["sha256"] or "")[:12],
+            str(row["items"]),
+            str(row["problems"]),
+            _when(row["recorded_at"]),
+        )
+    out.print(table)
+
+
+ROLE_STYLE = {
+    "user": "bold cyan",
+    "assistant": "bold green",
+    "reasoning": "dim",
+    "tool_call": "yellow",
+    "tool_result": "magenta",
+    "system": "blue",
+    "image": "cyan",
+    "unknown": "dim",
+}
+
+
+def history(thread: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    out.print(f"[bold]{escape(thread['title'])}[/bold]  [dim]{thread['thread_id']}[/dim]")
+    out.print(
+        f"[dim]{escape(thread['source_path'])}  cwd {escape(thread['cwd'] or '-')}  "
+        f"{thread['item_count']} items[/dim]\n"
+    )
+    for item in items:
+        kind = item["type"]
+        label = kind if kind != "system" else f"system:{item.get('subtype')}"
+        out.print(
+            f"[{ROLE_STYLE.get(kind, '')}]{label}[/]  [dim]{_when(item.get('timestamp'))}"
+            f"  line {item['line']}[/dim]"
+        )
+        text = item_text(item)
+        if text:
+            out.print(escape(text), highlight=False)
+        out.print()
+
+
+def item_text(item: dict[str, Any]) -> str:
+    """A readable rendering of one item's content."""
+    kind = item["type"]
+    if kind in ("user", "assistant"):
+        return "\n\n".join(p if isinstance(p, str) else str(p) for p in item["parts"])
+    if kind == "reasoning":
+        return "[redacted]" if item.get("redacted") else str(item["text"])
+    if kind == "tool_call":
+        import orjson
+
+        return f"{item['name']}({item['call_id']}) {orjson.dumps(item['input']).decode()}"
+    if kind == "tool_result":
+        output = item["output"]
+        prefix = "[error] " if item.get("is_error") else ""
+        if isinstance(output, str):
+            return prefix + output
+        return prefix + "\n".join(
+            b["text"] if b.get("kind") == "text" else f"[{b.get('kind')}]" for b in output
+        )
+    if kind == "image":
+        image = item["image"]
+        return f"[image {image['media_type']}, {image['size']} bytes, blob {image['blob'][:12]}]"
+    if kind == "system":
+        return str(item.get("text") or "")
+    if kind == "unknown":
+        return f"[{item['record_type']}]"
+    return ""
+
+
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else ""
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""Event store, blob store and read-model stores."""

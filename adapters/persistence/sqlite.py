@@ -1,0 +1,132 @@
+"""The embedded store: one SQLite file holding events, blobs and read models.
+
+The library's SQLite persistence, tuned: WAL (the library's default) with
+``synchronous=NORMAL`` (each commit stays atomic; only the last commits before
+a power cut may be lost), write transactions that take the write lock up front
+(``BEGIN IMMEDIATE``, so a writer waits for the lock instead of failing on an
+upgrade), and a file created owner-only because transcripts hold secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.sqlite import (
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteTransaction,
+)
+from eventsourcing.utils import Environment, EnvType
+
+DB_FILENAME = "threadline.db"
+LOCK_TIMEOUT_SECONDS = 30
+PRAGMAS = (
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+)
+
+
+def prepare_home(home: str) -> str:
+    """Create the Threadline home (0700) and its database file (0600); return the file's path."""
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    path = os.path.join(home, DB_FILENAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    return path
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
+        return cursor
+
+
+class _Connection(SQLiteConnection):
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        with _ImmediateTransaction(self, commit=commit) as curs, curs:
+            yield curs
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        return self._sqlite_conn
+
+
+class _TunedPool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        old_umask = os.umask(0o077)  # the -wal and -shm files are owner-only too
+        try:
+            conn = super()._create_connection()
+        finally:
+            os.umask(old_umask)
+        raw = conn._sqlite_conn
+        for pragma in PRAGMAS:
+            raw.execute(pragma)
+        return _Connection(raw, max_age=self.max_age)
+
+
+class ThreadlineSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory with Threadline's connection settings."""
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        old = self.datastore.pool
+        self.datastore.pool = _TunedPool(
+            db_name=old.db_name,
+            lock_timeout=old.lock_timeout or LOCK_TIMEOUT_SECONDS,
+        )
+        old.close()
+
+
+def sqlite_env(db_path: str) -> dict[str, str]:
+    from eventsourcing.utils import get_topic
+
+    return {
+        "PERSISTENCE_MODULE": get_topic(ThreadlineSQLiteFactory),
+        "SQLITE_DBNAME": db_path,
+        "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+    }
+
+
+class SQLiteBlobStore:
+    """Content-addressed, immutable bytes in the store's own file."""
+
+    CREATE = "CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL)"
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.CREATE)
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, data))
+        return key
+
+    def get(self, key: str) -> bytes:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT data FROM blobs WHERE key = ?", (key,))
+            row = c.fetchone()
+        if row is None:
+            raise KeyError(f"no blob {key}")
+        return bytes(row[0])
+
+    def count(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT count(*) FROM blobs")
+            return int(c.fetchone()[0])
+
+
+def rows(cursor: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in cursor.fetchall()]

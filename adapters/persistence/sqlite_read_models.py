@@ -1,0 +1,223 @@
+"""Read-model tables in the store's SQLite file, and the queries over them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+
+from application.projections import Op
+
+TRACKING_PREFIX = "projection:"
+
+TABLES = {
+    "threads": [
+        """CREATE TABLE IF NOT EXISTS threads (
+            thread_id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            preview TEXT NOT NULL,
+            first_user_message TEXT NOT NULL,
+            source_agent TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            source_session_id TEXT,
+            agent_id TEXT,
+            cwd TEXT,
+            git_branch TEXT,
+            git_sha TEXT,
+            git_origin TEXT,
+            models TEXT NOT NULL,
+            created_at TEXT,
+            updated_at TEXT,
+            item_count INTEGER NOT NULL DEFAULT 0,
+            parent_thread_id TEXT,
+            spawned_by_call_id TEXT,
+            archived INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS threads_by_updated ON threads (updated_at DESC, thread_id)",
+    ],
+    "history": [
+        """CREATE TABLE IF NOT EXISTS history (
+            thread_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            timestamp TEXT,
+            item BLOB NOT NULL,
+            PRIMARY KEY (thread_id, position)) WITHOUT ROWID""",
+    ],
+    "ledger": [
+        """CREATE TABLE IF NOT EXISTS ledger (
+            import_id TEXT PRIMARY KEY,
+            source_agent TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            thread_id TEXT,
+            size INTEGER,
+            mtime_ns INTEGER,
+            sha256 TEXT,
+            consumed_bytes INTEGER,
+            consumed_lines INTEGER,
+            items INTEGER,
+            outcome TEXT,
+            problems INTEGER,
+            recorded_at TEXT,
+            version INTEGER)""",
+        "CREATE INDEX IF NOT EXISTS ledger_by_path ON ledger (source_path)",
+    ],
+}
+
+_THREAD_COLUMNS = (
+    "thread_id",
+    "title",
+    "preview",
+    "first_user_message",
+    "source_agent",
+    "source_path",
+    "source_session_id",
+    "agent_id",
+    "cwd",
+    "git_branch",
+    "git_sha",
+    "git_origin",
+    "models",
+    "created_at",
+    "updated_at",
+    "parent_thread_id",
+    "spawned_by_call_id",
+)
+_SUMMARY_COLUMNS = (
+    "title",
+    "preview",
+    "first_user_message",
+    "cwd",
+    "git_branch",
+    "git_sha",
+    "git_origin",
+    "models",
+    "created_at",
+    "updated_at",
+)
+_LEDGER_COLUMNS = (
+    "thread_id",
+    "size",
+    "mtime_ns",
+    "sha256",
+    "consumed_bytes",
+    "consumed_lines",
+    "items",
+    "outcome",
+    "problems",
+    "recorded_at",
+    "version",
+    "source_path",
+)
+
+SQL: dict[str, str] = {
+    "thread_insert": f"INSERT INTO threads ({', '.join(_THREAD_COLUMNS)}) VALUES "
+    f"({', '.join(':' + c for c in _THREAD_COLUMNS)})",
+    "thread_summary": f"UPDATE threads SET {', '.join(f'{c} = :{c}' for c in _SUMMARY_COLUMNS)}"
+    " WHERE thread_id = :thread_id",
+    "thread_count_add": "UPDATE threads SET item_count = item_count + ? WHERE thread_id = ?",
+    "thread_count_reset": "UPDATE threads SET item_count = 0 WHERE thread_id = ?",
+    "history_insert": "INSERT INTO history (thread_id, position, type, timestamp, item)"
+    " VALUES (?, ?, ?, ?, ?)",
+    "history_clear": "DELETE FROM history WHERE thread_id = ?",
+    "ledger_insert": "INSERT INTO ledger (import_id, source_agent, source_path)"
+    " VALUES (:import_id, :source_agent, :source_path)",
+    "ledger_record": f"UPDATE ledger SET {', '.join(f'{c} = :{c}' for c in _LEDGER_COLUMNS)}"
+    " WHERE import_id = :import_id",
+}
+_MANY = {"history_insert"}
+_SCALAR = {"thread_count_reset", "history_clear"}
+
+
+class SQLiteReadModels(SQLiteTrackingRecorder):
+    """The thread list, history and ledger tables, with each projection's position."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            *(stmt for stmts in TABLES.values() for stmt in stmts),
+        ]
+
+    # -- writing -------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT application_name, notification_id FROM tracking"
+                " WHERE application_name LIKE ?",
+                (TRACKING_PREFIX + "%",),
+            )
+            return {r[0].removeprefix(TRACKING_PREFIX): r[1] for r in c.fetchall()}
+
+    def apply(self, ops: list[Op], positions: dict[str, int]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for name, position in positions.items():
+                # Refused (IntegrityError, rolling back the rows too) unless it moves forward.
+                self._insert_tracking(c, Tracking(TRACKING_PREFIX + name, position))
+            _execute(c, ops)
+
+    def reset(self, names: Sequence[str]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for name in names:
+                c.execute(f"DELETE FROM {name}")
+                c.execute(
+                    "DELETE FROM tracking WHERE application_name = ?", (TRACKING_PREFIX + name,)
+                )
+
+    # -- reading -------------------------------------------------------------
+
+    def threads(self, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM threads ORDER BY coalesce(updated_at, created_at, '') DESC, thread_id"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        return self._select(sql, params)
+
+    def thread(self, thread_id: str) -> dict[str, Any] | None:
+        found = self._select("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
+        return found[0] if found else None
+
+    def find_threads(self, prefix: str) -> list[str]:
+        return [
+            r["thread_id"]
+            for r in self._select(
+                "SELECT thread_id FROM threads WHERE thread_id LIKE ? LIMIT 2", (prefix + "%",)
+            )
+        ]
+
+    def history(self, thread_id: str) -> list[dict[str, Any]]:
+        return self._select(
+            "SELECT position, type, timestamp, item FROM history"
+            " WHERE thread_id = ? ORDER BY position",
+            (thread_id,),
+        )
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return self._select("SELECT * FROM ledger ORDER BY source_path", ())
+
+    def _select(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [dict(r) for r in c.fetchall()]
+
+
+def _execute(c: SQLiteCursor, ops: list[Op]) -> None:
+    """Run the ops in order, batching consecutive runs of the same kind."""
+    i = 0
+    while i < len(ops):
+        name = ops[i][0]
+        j = i
+        batch: list[Any] = []
+        while j < len(ops) and ops[j][0] == name:
+            arg = ops[j][1]
+            if name in _MANY:
+                batch.extend(arg)
+            elif name in _SCALAR:
+                batch.append((arg,))
+            else:
+                batch.append(arg)
+            j += 1
+        c.executemany(SQL[name], batch)
+        i = j

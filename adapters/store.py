@@ -1,0 +1,67 @@
+"""Opening Threadline's store: the composition root of the write and read sides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.persistence.codec import CODEC_ENV, PydanticMapper
+from adapters.persistence.sqlite import SQLiteBlobStore, prepare_home, sqlite_env
+from adapters.persistence.sqlite_read_models import SQLiteReadModels
+from application.projections import CatchUp
+from application.threadline import Threadline
+
+DEFAULT_HOME = "~/.threadline"
+
+
+class StoreUnavailableError(Exception):
+    """The store cannot be opened or created; nothing can be done."""
+
+
+def resolve_home(home: str | None = None) -> str:
+    chosen = home or os.environ.get("THREADLINE_HOME") or DEFAULT_HOME
+    return os.path.abspath(os.path.expanduser(chosen))
+
+
+@dataclass
+class Store:
+    home: str
+    app: Threadline
+    blobs: SQLiteBlobStore
+    read_models: SQLiteReadModels
+    location: str
+    _catch_up: CatchUp = field(init=False)
+
+    def __post_init__(self) -> None:
+        mapper = self.app.mapper
+        assert isinstance(mapper, PydanticMapper)
+        self._catch_up = CatchUp(
+            log=self.app.recorder,
+            decode=mapper.decode_state,  # type: ignore[arg-type]
+            store=self.read_models,
+        )
+
+    def catch_up(self, **kwargs: Any) -> int:
+        return self._catch_up.run(**kwargs)
+
+    def rebuild(self, **kwargs: Any) -> int:
+        return self._catch_up.rebuild(**kwargs)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def open_store(home: str | None = None) -> Store:
+    """The embedded SQLite store under the Threadline home."""
+    home = resolve_home(home)
+    try:
+        db_path = prepare_home(home)
+        env = {**CODEC_ENV, **sqlite_env(db_path)}
+        app = Threadline(env=env)
+        read_models = app.factory.tracking_recorder(SQLiteReadModels)
+        assert isinstance(read_models, SQLiteReadModels)
+        blobs = SQLiteBlobStore(read_models.datastore)
+    except Exception as exc:  # any failure here means there is no usable store
+        raise StoreUnavailableError(f"cannot open the store in {home}: {exc}") from exc
+    return Store(home=home, app=app, blobs=blobs, read_models=read_models, location=db_path)

@@ -1,0 +1,1 @@
+"""Use cases: import transcripts, read threads back, keep the read models current."""

@@ -1,0 +1,73 @@
+"""Reading a thread's history back, with every referenced value restored in full."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+from application.ports import BlobStore
+
+
+class SourceLines:
+    """Reads values that items left in their source lines (``SourceRef``s).
+
+    Keeps the few most recent pages in memory: a history is read in order, and
+    consecutive items come from the same page.
+    """
+
+    def __init__(self, blobs: BlobStore, cached_pages: int = 4) -> None:
+        self.blobs = blobs
+        self._pages: OrderedDict[str, bytes] = OrderedDict()
+        self._cached_pages = cached_pages
+
+    def page(self, key: str) -> bytes:
+        if key in self._pages:
+            self._pages.move_to_end(key)
+            return self._pages[key]
+        data = self.blobs.get(key)
+        self._pages[key] = data
+        if len(self._pages) > self._cached_pages:
+            self._pages.popitem(last=False)
+        return data
+
+    def value(self, ref: dict[str, Any]) -> Any:
+        line = ref["line"]
+        raw = self.page(line["blob"])[line["offset"] : line["offset"] + line["length"]]
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            record = orjson.loads(raw.decode("utf-8", "replace"))
+        return follow_pointer(record, ref["pointer"])
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every SourceRef in it replaced by what it points at."""
+        if isinstance(value, dict):
+            if value.get("kind") == "source-ref" and "pointer" in value:
+                return self.value(value)
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+
+def follow_pointer(document: Any, pointer: str) -> Any:
+    """RFC 6901."""
+    if pointer == "":
+        return document
+    for token in pointer.lstrip("/").split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        document = document[int(token)] if isinstance(document, list) else document[token]
+    return document
+
+
+def full_item(item: dict[str, Any], lines: SourceLines) -> dict[str, Any]:
+    """An item as stored in history, with referenced values read back in full."""
+    resolved: dict[str, Any] = lines.resolve(item)
+    if resolved.get("input_ref") is not None:
+        resolved["input"] = resolved["input_ref"]
+    resolved.pop("input_ref", None)
+    return resolved

@@ -1,0 +1,104 @@
+"""What the application needs from the world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from domain.items import Item
+from domain.ledger import SourceVersion
+from domain.session import ThreadSummary, TranscriptSource
+
+
+class BlobStore(Protocol):
+    """Immutable, content-addressed bytes (keyed by sha256 hex)."""
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, key: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the input, with where it is."""
+
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}:{self.line}: {self.reason}"
+            if self.line
+            else f"{self.path}: {self.reason}"
+        )
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A transcript found on disk."""
+
+    agent: str
+    path: str
+    """Canonical (symlinks resolved) absolute path: the source's identity."""
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where the previous import of a source stopped."""
+
+    consumed_bytes: int
+    consumed_sha256: str
+    consumed_lines: int
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A run of whole source lines, stored as one blob."""
+
+    blob: str
+    first_line: int
+    size: int
+
+
+@dataclass
+class ThreadContent:
+    """One thread's share of a transcript: who it is and its items."""
+
+    source: TranscriptSource
+    summary: ThreadSummary
+    items: list[Item]
+    parent_thread_id: UUID | None = None
+    spawned_by_call_id: str | None = None
+
+
+@dataclass
+class ReadTranscript:
+    """What one pass over a source produced."""
+
+    version: SourceVersion
+    mode: str
+    """"full" (read from the start) or "append" (read after the resume point)."""
+    pages: list[PageRef]
+    main: ThreadContent | None
+    """None when nothing in the file is a transcript record."""
+    sidechains: dict[str, ThreadContent] = field(default_factory=dict)
+    """Sub-agent conversations written inline, by the uuid of their first line."""
+    problems: list[Problem] = field(default_factory=list)
+
+
+class TranscriptReader(Protocol):
+    agent: str
+
+    def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]: ...
+
+    def read(
+        self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
+    ) -> ReadTranscript: ...
+
+
+ProgressCallback = Callable[[int], None]

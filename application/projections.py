@@ -1,0 +1,226 @@
+"""Read models kept from the event store: thread list, history, import ledger.
+
+Each projection turns stored events into row changes. A catch-up reads the
+notification log a page at a time and hands the page's changes, with each
+projection's new position, to the read-model store, which commits rows and
+positions in one transaction. A page applied twice is refused by the tracking
+position, so replay never double-counts; ``rebuild`` drops a projection's rows
+and position and replays from the start.
+
+Events are read as plain JSON data (no pydantic validation): read models only
+copy fields, and this is the hot path of every import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+
+from domain.ledger import Import
+from domain.session import Session
+
+Op = tuple[str, Any]
+"""A row change: an operation name the read-model store knows, and its argument."""
+
+PAGE_SIZE = 500
+
+T_IMPORTED = get_topic(Session.SessionImported)  # type: ignore[attr-defined]
+T_ITEMS = get_topic(Session.ItemsRecorded)  # type: ignore[attr-defined]
+T_APPENDED = get_topic(Session.TranscriptAppended)  # type: ignore[attr-defined]
+T_REPLACED = get_topic(Session.HistoryReplaced)  # type: ignore[attr-defined]
+T_REGISTERED = get_topic(Import.SourceRegistered)  # type: ignore[attr-defined]
+T_LEDGER = get_topic(Import.LedgerRecorded)  # type: ignore[attr-defined]
+
+
+class Projection(Protocol):
+    name: str
+    topics: frozenset[str]
+
+    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]: ...
+
+
+def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+    git = summary.get("git") or {}
+    return {
+        "thread_id": thread_id,
+        "title": summary["title"],
+        "preview": summary["preview"],
+        "first_user_message": summary["first_user_message"],
+        "cwd": summary["cwd"],
+        "git_branch": git.get("branch"),
+        "git_sha": git.get("sha"),
+        "git_origin": git.get("origin"),
+        "models": orjson.dumps(summary["models"]).decode(),
+        "created_at": summary["created_at"],
+        "updated_at": summary["updated_at"],
+    }
+
+
+class ThreadList:
+    name = "threads"
+    topics = frozenset({T_IMPORTED, T_ITEMS, T_APPENDED, T_REPLACED})
+
+    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+        thread_id = event["originator_id"]
+        if topic == T_ITEMS:
+            return [("thread_count_add", (len(event["items"]), thread_id))]
+        if topic == T_IMPORTED:
+            source = event["source"]
+            row = _summary_row(thread_id, event["summary"]) | {
+                "source_agent": source["agent"],
+                "source_path": source["path"],
+                "source_session_id": source.get("session_id"),
+                "agent_id": source.get("agent_id"),
+                "parent_thread_id": event.get("parent_thread_id"),
+                "spawned_by_call_id": event.get("spawned_by_call_id"),
+            }
+            return [("thread_insert", row)]
+        ops: list[Op] = [("thread_summary", _summary_row(thread_id, event["summary"]))]
+        if topic == T_REPLACED:
+            ops.append(("thread_count_reset", thread_id))
+        return ops
+
+
+class History:
+    name = "history"
+    topics = frozenset({T_ITEMS, T_REPLACED})
+
+    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+        thread_id = event["originator_id"]
+        if topic == T_REPLACED:
+            return [("history_clear", thread_id)]
+        first = event["first_position"]
+        return [
+            (
+                "history_insert",
+                [
+                    (thread_id, first + i, item["type"], item.get("timestamp"), orjson.dumps(item))
+                    for i, item in enumerate(event["items"])
+                ],
+            )
+        ]
+
+
+class Ledger:
+    name = "ledger"
+    topics = frozenset({T_REGISTERED, T_LEDGER})
+
+    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+        import_id = event["originator_id"]
+        if topic == T_REGISTERED:
+            return [
+                (
+                    "ledger_insert",
+                    {
+                        "import_id": import_id,
+                        "source_agent": event["agent"],
+                        "source_path": event["path"],
+                    },
+                )
+            ]
+        v = event["version"]
+        return [
+            (
+                "ledger_record",
+                {
+                    "import_id": import_id,
+                    "source_path": event["path"],
+                    "thread_id": event["thread_id"],
+                    "size": v["size"],
+                    "mtime_ns": v["mtime_ns"],
+                    "sha256": v["sha256"],
+                    "consumed_bytes": v["consumed_bytes"],
+                    "consumed_lines": v["consumed_lines"],
+                    "items": event["items_consumed"],
+                    "outcome": event["outcome"],
+                    "problems": event["problems"],
+                    "recorded_at": event["timestamp"],
+                    "version": event["originator_version"],
+                },
+            )
+        ]
+
+
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (ThreadList(), History(), Ledger())}
+
+
+class ReadModelStore(Protocol):
+    def positions(self) -> dict[str, int]: ...
+
+    def apply(self, ops: list[Op], positions: dict[str, int]) -> None:
+        """Apply the row changes and move each projection to its position, atomically."""
+
+    def reset(self, names: Sequence[str]) -> None: ...
+
+
+class EventLog(Protocol):
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+
+@dataclass
+class CatchUp:
+    """Brings read models up to the end of the event log."""
+
+    log: EventLog
+    decode: Callable[[bytes], dict[str, Any]]
+    store: ReadModelStore
+    projections: dict[str, Projection] = field(default_factory=lambda: dict(PROJECTIONS))
+    page_size: int = PAGE_SIZE
+
+    def run(
+        self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Process every notification not yet seen; return how many were read."""
+        selected = {n: self.projections[n] for n in (names or self.projections)}
+        positions = {n: self.store.positions().get(n, 0) for n in selected}
+        end = self.log.max_notification_id() or 0
+        start = min(positions.values(), default=end)
+        topics = sorted(set().union(*(p.topics for p in selected.values())))
+        seen = 0
+        while start < end:
+            page = self.log.select_notifications(
+                start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                self.store.apply([], {name: end for name in positions})
+                break
+            ops: list[Op] = []
+            for n in page:
+                event: dict[str, Any] | None = None
+                for name, projection in selected.items():
+                    if n.id > positions[name] and n.topic in projection.topics:
+                        if event is None:
+                            event = self.decode(n.state)
+                            event["originator_id"] = str(n.originator_id)
+                            event["originator_version"] = n.originator_version
+                        ops.extend(projection.changes(n.topic, event, n.id))
+            start = page[-1].id
+            new_positions = {name: max(pos, start) for name, pos in positions.items()}
+            self.store.apply(ops, new_positions)
+            positions = new_positions
+            seen += len(page)
+            if progress:
+                progress(start, end)
+        return seen
+
+    def rebuild(
+        self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        selected = list(names or self.projections)
+        self.store.reset(selected)
+        return self.run(selected, progress)

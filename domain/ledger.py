@@ -1,0 +1,83 @@
+"""The import ledger: one ``Import`` aggregate per external source.
+
+Its id is a uuid5 of the agent and the source's canonical identity, so every
+importer computes the same one. Each ``LedgerRecorded`` says which version of
+the source (size, mtime, sha256, bytes and items consumed) is now in which
+thread; it is saved in the same atomic unit as that thread's events.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.base import Aggregate, Immutable
+from domain.identity import import_id
+
+Outcome = Literal["imported", "appended", "replaced", "rejected"]
+
+
+class SourceVersion(Immutable):
+    """One version of a source file, as the importer read it."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    """Of the whole file as read."""
+    consumed_bytes: int
+    """The prefix made of complete lines; a torn last line is left for later."""
+    consumed_sha256: str
+    consumed_lines: int
+
+
+class Import(Aggregate):
+    @staticmethod
+    def create_id(agent: str, source_key: str, **_: object) -> UUID:
+        return import_id(agent, source_key)
+
+    @event("SourceRegistered")
+    def __init__(self, *, agent: str, source_key: str, path: str) -> None:
+        self.agent = agent
+        self.source_key = source_key
+        self.path = path
+        self.version_read: SourceVersion | None = None
+        self.thread_id: UUID | None = None
+        self.items_consumed = 0
+        self.sidechains: dict[str, UUID] = {}
+
+    @event("LedgerRecorded")
+    def record(
+        self,
+        *,
+        path: str,
+        version: SourceVersion,
+        thread_id: UUID | None,
+        outcome: Outcome,
+        items_consumed: int,
+        problems: int,
+        sidechains: dict[str, UUID],
+    ) -> None:
+        check_thread_never_changes(self.thread_id, thread_id)
+        self.path = path
+        self.version_read = version
+        self.thread_id = thread_id or self.thread_id
+        self.items_consumed = items_consumed
+        self.sidechains = sidechains
+
+    def is_unchanged(self, size: int, mtime_ns: int) -> bool:
+        """The cheap check: same size and mtime as the version recorded."""
+        v = self.version_read
+        return v is not None and v.size == size and v.mtime_ns == mtime_ns
+
+
+class SecondThreadForSourceError(Exception):
+    pass
+
+
+def check_thread_never_changes(current: UUID | None, new: UUID | None) -> None:
+    if current is not None and new is not None and new != current:
+        raise SecondThreadForSourceError(
+            f"this source is already in thread {current}; refusing a second thread {new}"
+        )

@@ -1,0 +1,140 @@
+"""The Session aggregate: one conversation thread.
+
+An imported transcript becomes a Session created by ``SessionImported``. Its
+history is recorded in ``ItemsRecorded`` chunks (many items per event). A source
+that grew is followed by ``TranscriptAppended`` plus the new chunks; a source
+rewritten in place by ``HistoryReplaced`` plus the whole new history, under the
+same thread id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.base import Aggregate, Immutable
+from domain.items import Item
+
+MAX_ITEMS_PER_CHUNK = 1000
+
+
+class TranscriptSource(Immutable):
+    """Which agent's transcript a thread was imported from."""
+
+    agent: str
+    path: str
+    session_id: str | None = None
+    agent_id: str | None = None
+    """The sub-agent id, for a sub-agent transcript."""
+
+
+class GitInfo(Immutable):
+    branch: str | None = None
+    sha: str | None = None
+    origin: str | None = None
+
+
+TitleSource = Literal["custom", "ai", "prompt", "fallback"]
+_TITLE_RANK: dict[str, int] = {"custom": 3, "ai": 2, "prompt": 1, "fallback": 0}
+
+
+class ThreadSummary(Immutable):
+    """What the thread list shows, derived from the whole transcript."""
+
+    title: str
+    title_source: TitleSource = "prompt"
+    preview: str
+    first_user_message: str
+    cwd: str | None
+    git: GitInfo | None
+    models: list[str]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    def followed_by(self, later: ThreadSummary) -> ThreadSummary:
+        """This summary updated with what lines appended later say.
+
+        A later custom or AI title wins over an earlier title of the same or a
+        lower kind; a title from the first prompt never replaces one we have.
+        """
+        mine, theirs = _TITLE_RANK[self.title_source], _TITLE_RANK[later.title_source]
+        later_wins = (theirs >= 2 and theirs >= mine) or (mine == 0 and theirs > 0)
+        return ThreadSummary(
+            title=later.title if later_wins else self.title,
+            title_source=later.title_source if later_wins else self.title_source,
+            preview=self.preview or later.preview,
+            first_user_message=self.first_user_message or later.first_user_message,
+            cwd=self.cwd or later.cwd,
+            git=self.git or later.git,
+            models=self.models + [m for m in later.models if m not in self.models],
+            created_at=_earliest(self.created_at, later.created_at),
+            updated_at=_latest(self.updated_at, later.updated_at),
+        )
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min(a, b) if a and b else a or b
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a and b else a or b
+
+
+class Session(Aggregate):
+    @staticmethod
+    def create_id(thread_id: UUID, **_: object) -> UUID:
+        return thread_id
+
+    @event("SessionImported")
+    def __init__(
+        self,
+        *,
+        thread_id: UUID,
+        source: TranscriptSource,
+        summary: ThreadSummary,
+        parent_thread_id: UUID | None = None,
+        spawned_by_call_id: str | None = None,
+    ) -> None:
+        self.source = source
+        self.summary = summary
+        self.parent_thread_id = parent_thread_id
+        self.spawned_by_call_id = spawned_by_call_id
+        self.item_count = 0
+
+    @event("ItemsRecorded")
+    def _record_chunk(self, first_position: int, items: list[Item]) -> None:
+        check_is_next_position(self.item_count, first_position)
+        self.item_count += len(items)
+
+    def record_items(self, items: list[Item]) -> None:
+        """Record items in chunks of at most ``MAX_ITEMS_PER_CHUNK``."""
+        for start in range(0, len(items), MAX_ITEMS_PER_CHUNK):
+            self._record_chunk(
+                first_position=self.item_count,
+                items=items[start : start + MAX_ITEMS_PER_CHUNK],
+            )
+
+    @event("TranscriptAppended")
+    def transcript_appended(self, summary: ThreadSummary) -> None:
+        """The source grew; its new items follow in ``ItemsRecorded`` chunks."""
+        self.summary = summary
+
+    @event("HistoryReplaced")
+    def replace_history(self, summary: ThreadSummary, reason: Literal["source rewritten"]) -> None:
+        """The source was rewritten in place; the whole new history follows."""
+        self.summary = summary
+        self.item_count = 0
+
+
+class HistoryOutOfOrderError(Exception):
+    pass
+
+
+def check_is_next_position(item_count: int, first_position: int) -> None:
+    if first_position != item_count:
+        raise HistoryOutOfOrderError(
+            f"items must continue at position {item_count}, not {first_position}"
+        )
