@@ -8,7 +8,7 @@ from typing import Protocol
 from uuid import UUID
 
 from domain.items import Item
-from domain.ledger import SourceVersion
+from domain.ledger import SourcePage, SourceVersion
 from domain.session import ThreadSummary, TranscriptSource
 
 
@@ -56,15 +56,6 @@ class ResumePoint:
     consumed_lines: int
 
 
-@dataclass(frozen=True)
-class PageRef:
-    """A run of whole source lines, stored as one blob."""
-
-    blob: str
-    first_line: int
-    size: int
-
-
 @dataclass
 class ThreadContent:
     """One thread's share of a transcript: who it is and its items."""
@@ -83,7 +74,7 @@ class ReadTranscript:
     version: SourceVersion
     mode: str
     """"full" (read from the start) or "append" (read after the resume point)."""
-    pages: list[PageRef]
+    pages: list[SourcePage]
     main: ThreadContent | None
     """None when nothing in the file is a transcript record."""
     sidechains: dict[str, ThreadContent] = field(default_factory=dict)

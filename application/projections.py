@@ -62,13 +62,22 @@ def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 class ThreadList:
+    """One row per thread. A sub-agent thread is linked to the tool call that spawned it
+    by the parent's tool result naming its agent id, whichever was imported first."""
+
     name = "threads"
     topics = frozenset({T_IMPORTED, T_ITEMS, T_APPENDED, T_REPLACED})
 
     def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_ITEMS:
-            return [("thread_count_add", (len(event["items"]), thread_id))]
+            ops: list[Op] = [("thread_count_add", (len(event["items"]), thread_id))]
+            ops.extend(
+                ("thread_spawned_by", (item["call_id"], thread_id, item["agent_id"]))
+                for item in event["items"]
+                if item["type"] == "tool_result" and item.get("agent_id")
+            )
+            return ops
         if topic == T_IMPORTED:
             source = event["source"]
             row = _summary_row(thread_id, event["summary"]) | {
@@ -79,8 +88,8 @@ class ThreadList:
                 "parent_thread_id": event.get("parent_thread_id"),
                 "spawned_by_call_id": event.get("spawned_by_call_id"),
             }
-            return [("thread_insert", row)]
-        ops: list[Op] = [("thread_summary", _summary_row(thread_id, event["summary"]))]
+            return [("thread_insert", row), ("thread_find_spawning_call", thread_id)]
+        ops = [("thread_summary", _summary_row(thread_id, event["summary"]))]
         if topic == T_REPLACED:
             ops.append(("thread_count_reset", thread_id))
         return ops

@@ -78,6 +78,7 @@ class Threadline(Application[UUID]):
             items_consumed=items_consumed,
             problems=len(read.problems),
             sidechains=sidechains,
+            pages=read.pages,
         )
         self.save(*changed)
         return outcome

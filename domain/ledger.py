@@ -32,6 +32,14 @@ class SourceVersion(Immutable):
     consumed_lines: int
 
 
+class SourcePage(Immutable):
+    """A run of whole source lines, stored as one content-addressed blob."""
+
+    blob: str
+    first_line: int
+    size: int
+
+
 class Import(Aggregate):
     @staticmethod
     def create_id(agent: str, source_key: str, **_: object) -> UUID:
@@ -58,7 +66,9 @@ class Import(Aggregate):
         items_consumed: int,
         problems: int,
         sidechains: dict[str, UUID],
+        pages: list[SourcePage],
     ) -> None:
+        """``pages`` hold the bytes this version consumed: all of them, or the appended part."""
         check_thread_never_changes(self.thread_id, thread_id)
         self.path = path
         self.version_read = version

@@ -22,7 +22,6 @@ from adapters.claude_code.mapping import ThreadFacts, TranscriptMapper
 from adapters.git import git_info
 from application.ports import (
     BlobStore,
-    PageRef,
     Problem,
     ReadTranscript,
     ResumePoint,
@@ -31,7 +30,7 @@ from application.ports import (
 )
 from domain.identity import imported_thread_id
 from domain.items import Unknown
-from domain.ledger import SourceVersion
+from domain.ledger import SourcePage, SourceVersion
 from domain.session import GitInfo, ThreadSummary, TranscriptSource
 
 PAGE_BYTES = 4 * 1024 * 1024
@@ -110,7 +109,7 @@ class ClaudeCodeReader:
     ) -> ReadTranscript:
         path = source.path
         mapper = TranscriptMapper(path, blobs, is_subagent_file=is_subagent_file(path))
-        pages: list[PageRef] = []
+        pages: list[SourcePage] = []
         hasher = hashlib.sha256()
         mode = "full"
         with open(path, "rb") as f:
@@ -178,12 +177,12 @@ class ClaudeCodeReader:
         line_no: int,
         hasher: hashlib._Hash,
         mapper: TranscriptMapper,
-        pages: list[PageRef],
+        pages: list[SourcePage],
         blobs: BlobStore,
     ) -> int:
         hasher.update(page)
         key = blobs.put(page)
-        pages.append(PageRef(blob=key, first_line=line_no + 1, size=len(page)))
+        pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
         start = 0
         lines = page.split(b"\n")
         if not lines[-1]:

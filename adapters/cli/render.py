@@ -60,25 +60,14 @@ class ImportProgress:
 
 
 def import_summary(report: ImportReport) -> None:
-    table = Table(title="Import", show_edge=False)
-    for column in (
-        "imported",
-        "appended",
-        "replaced",
-        "skipped",
-        "rejected",
-        "failed",
-        "problems",
-        "MiB",
-        "seconds",
-    ):
-        table.add_column(column, justify="right")
-    table.add_row(
-        *(str(report.count(o)) for o in OUTCOMES),
-        str(len(report.all_problems)),
-        f"{report.bytes_read / MIB:.1f}",
-        f"{report.seconds:.2f}",
-    )
+    table = Table(title="Import", show_header=False, show_edge=False, pad_edge=False)
+    table.add_column(justify="left", style="bold")
+    table.add_column(justify="right")
+    for outcome in OUTCOMES:
+        table.add_row(outcome, str(report.count(outcome)))
+    table.add_row("problems", str(len(report.all_problems)))
+    table.add_row("MiB read", f"{report.bytes_read / MIB:.1f}")
+    table.add_row("seconds", f"{report.seconds:.2f}")
     out.print(table)
     problems = report.all_problems
     if problems:
@@ -113,34 +102,62 @@ def threads_table(rows: list[dict[str, Any]]) -> None:
     if not rows:
         err.print("no threads yet: try `threadline import`")
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in (
-        "id",
-        "title",
-        "source",
-        "cwd",
-        "branch",
-        "created",
-        "updated",
-        "items",
-        "parent",
-    ):
-        table.add_column(
-            column, overflow="fold" if column == "title" else "ellipsis", no_wrap=column != "title"
-        )
-    for row in rows:
-        table.add_row(
-            row["thread_id"][:8],
-            escape(row["title"]),
-            row["source_agent"],
-            escape(row["cwd"] or ""),
-            escape(row["git_branch"] or ""),
-            _when(row["created_at"]),
-            _when(row["updated_at"]),
-            str(row["item_count"]),
-            (row["parent_thread_id"] or "")[:8],
-        )
+    wide = out.width >= 140
+    columns = ["id", "title", "cwd", "branch", "updated", "items"]
+    if wide:
+        columns[2:2] = ["source"]
+        columns[-2:-1] = ["created", "updated"]
+        columns.append("parent")
+    table = Table(show_edge=False, pad_edge=False, expand=False)
+    for column in columns:
+        if column == "title":
+            table.add_column(column, ratio=1, min_width=24, overflow="fold")
+        else:
+            table.add_column(
+                column,
+                no_wrap=True,
+                overflow="ellipsis",
+                min_width=min(len(column), 8),
+                justify="right" if column == "items" else "left",
+            )
+    for row, depth in in_tree_order(rows):
+        cells = {
+            "id": row["thread_id"][:8],
+            "title": ("  " * depth + "↳ " if depth else "") + escape(row["title"]),
+            "source": row["source_agent"],
+            "cwd": escape(_short_path(row["cwd"] or "", 40 if wide else 24)),
+            "branch": escape(row["git_branch"] or ""),
+            "created": _when(row["created_at"]),
+            "updated": _when(row["updated_at"]),
+            "items": str(row["item_count"]),
+            "parent": (row["parent_thread_id"] or "")[:8],
+        }
+        table.add_row(*(cells[c] for c in columns))
     out.print(table)
+
+
+def _short_path(path: str, width: int) -> str:
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+def in_tree_order(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """Rows in their order, each child thread moved right under its parent."""
+    ids = {r["thread_id"] for r in rows}
+    children: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["parent_thread_id"] in ids:
+            children.setdefault(r["parent_thread_id"], []).append(r)
+    ordered: list[tuple[dict[str, Any], int]] = []
+
+    def visit(row: dict[str, Any], depth: int) -> None:
+        ordered.append((row, depth))
+        for child in children.get(row["thread_id"], []):
+            visit(child, depth + 1)
+
+    for r in rows:
+        if r["parent_thread_id"] not in ids:
+            visit(r, 0)
+    return ordered
 
 
 def ledger_table(rows: list[dict[str, Any]]) -> None:
@@ -234,7 +251,7 @@ def item_text(item: dict[str, Any]) -> str:
 
 
 def _when(value: str | None) -> str:
-    return value[:19].replace("T", " ") if value else ""
+    return value[:16].replace("T", " ") if value else ""
 
 
 def is_terminal() -> bool:

@@ -118,6 +118,14 @@ SQL: dict[str, str] = {
     " WHERE thread_id = :thread_id",
     "thread_count_add": "UPDATE threads SET item_count = item_count + ? WHERE thread_id = ?",
     "thread_count_reset": "UPDATE threads SET item_count = 0 WHERE thread_id = ?",
+    "thread_spawned_by": "UPDATE threads SET spawned_by_call_id = ?"
+    " WHERE parent_thread_id = ? AND agent_id = ? AND spawned_by_call_id IS NULL",
+    "thread_find_spawning_call": """UPDATE threads SET spawned_by_call_id = (
+        SELECT json_extract(h.item, '$.call_id') FROM history h
+        WHERE h.thread_id = threads.parent_thread_id AND h.type = 'tool_result'
+          AND json_extract(h.item, '$.agent_id') = threads.agent_id
+        ORDER BY h.position LIMIT 1)
+    WHERE thread_id = ? AND spawned_by_call_id IS NULL AND agent_id IS NOT NULL""",
     "history_insert": "INSERT INTO history (thread_id, position, type, timestamp, item)"
     " VALUES (?, ?, ?, ?, ?)",
     "history_clear": "DELETE FROM history WHERE thread_id = ?",
@@ -127,7 +135,7 @@ SQL: dict[str, str] = {
     " WHERE import_id = :import_id",
 }
 _MANY = {"history_insert"}
-_SCALAR = {"thread_count_reset", "history_clear"}
+_SCALAR = {"thread_count_reset", "history_clear", "thread_find_spawning_call"}
 
 
 class SQLiteReadModels(SQLiteTrackingRecorder):
