@@ -42,6 +42,12 @@ class Store:
             store=self.read_models,
         )
 
+    def decode(self, state: bytes) -> dict[str, Any]:
+        """A stored event's fields as plain JSON data."""
+        mapper = self.app.mapper
+        assert isinstance(mapper, PydanticMapper)
+        return mapper.decode_state(state)
+
     def catch_up(self, **kwargs: Any) -> int:
         return self._catch_up.run(**kwargs)
 

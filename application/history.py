@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -62,6 +63,32 @@ def follow_pointer(document: Any, pointer: str) -> Any:
         token = token.replace("~1", "/").replace("~0", "~")
         document = document[int(token)] if isinstance(document, list) else document[token]
     return document
+
+
+class HistoryRows(Protocol):
+    def history(self, thread_id: str) -> list[dict[str, Any]]: ...
+
+    def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]: ...
+
+
+def thread_items(
+    rows: HistoryRows,
+    decode: Callable[[bytes], dict[str, Any]],
+    lines: SourceLines,
+    thread_id: str,
+) -> list[dict[str, Any]]:
+    """A thread's items in order, each in full and with its position."""
+    history = rows.history(thread_id)
+    states = rows.event_states(sorted({r["notification_id"] for r in history}))
+    events: dict[int, list[dict[str, Any]]] = {}
+    items = []
+    for r in history:
+        n = r["notification_id"]
+        if n not in events:
+            events[n] = decode(states[n])["items"]
+        item = events[n][r["item_index"]]
+        items.append(full_item(item, lines) | {"position": r["position"]})
+    return items
 
 
 def full_item(item: dict[str, Any], lines: SourceLines) -> dict[str, Any]:

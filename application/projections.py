@@ -72,11 +72,11 @@ class ThreadList:
         thread_id = event["originator_id"]
         if topic == T_ITEMS:
             ops: list[Op] = [("thread_count_add", (len(event["items"]), thread_id))]
-            ops.extend(
-                ("thread_spawned_by", (item["call_id"], thread_id, item["agent_id"]))
-                for item in event["items"]
-                if item["type"] == "tool_result" and item.get("agent_id")
-            )
+            for item in event["items"]:
+                if item["type"] == "tool_result" and item.get("agent_id"):
+                    spawn = (thread_id, item["agent_id"], item["call_id"])
+                    ops.append(("spawn_insert", spawn))
+                    ops.append(("thread_spawned_by", (spawn[2], spawn[0], spawn[1])))
             return ops
         if topic == T_IMPORTED:
             source = event["source"]
@@ -96,6 +96,12 @@ class ThreadList:
 
 
 class History:
+    """Each item's position in its thread, pointing at the event that holds it.
+
+    Rows are small (notification id and index, not a copy of the item): reading
+    a history decodes its ItemsRecorded events, a page at a time.
+    """
+
     name = "history"
     topics = frozenset({T_ITEMS, T_REPLACED})
 
@@ -108,7 +114,7 @@ class History:
             (
                 "history_insert",
                 [
-                    (thread_id, first + i, item["type"], item.get("timestamp"), orjson.dumps(item))
+                    (thread_id, first + i, item["type"], item.get("timestamp"), notification_id, i)
                     for i, item in enumerate(event["items"])
                 ],
             )

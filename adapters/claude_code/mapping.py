@@ -61,8 +61,9 @@ class _Line:
     length: int
 
     def ref(self, pointer: str, size: int) -> SourceRef:
-        return SourceRef(
-            line=LineRef(blob=self.blob, offset=self.offset, length=self.length),
+        # Built from known-good values on the hot path, so not validated again.
+        return SourceRef.model_construct(
+            line=LineRef.model_construct(blob=self.blob, offset=self.offset, length=self.length),
             pointer=pointer,
             size=size,
         )
@@ -86,7 +87,7 @@ class _PendingAssistant:
     message_id: str | None
     model: str | None
     parts: list[Text] = field(default_factory=list)
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     stop_reason: str | None = None
     fragments: int = 1
 
@@ -99,7 +100,7 @@ class _PendingAssistant:
             message_id=self.message_id,
             model=self.model,
             parts=self.parts,
-            usage=Usage(**self.usage) if self.usage else None,
+            usage=self.usage,
             stop_reason=self.stop_reason,
             fragments=self.fragments,
         )
@@ -432,7 +433,7 @@ class TranscriptMapper:
             pending.fragments += 1
         usage = message.get("usage")
         if isinstance(usage, dict):
-            pending.usage = _usage(usage)
+            pending.usage = Usage.model_validate(usage)
         if isinstance(message.get("stop_reason"), str):
             pending.stop_reason = message["stop_reason"]
         for i, block in enumerate(blocks):
@@ -556,22 +557,6 @@ def _agent_id(tool_use_result: Any) -> str | None:
     if isinstance(tool_use_result, dict):
         return _str(tool_use_result.get("agentId"))
     return None
-
-
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-)
-
-
-def _usage(usage: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in usage.items() if isinstance(v, (int, float, str, bool, dict, list))}
-    for k in _USAGE_FIELDS:
-        if k in out and not isinstance(out[k], int):
-            del out[k]
-    return out
 
 
 def _json_error(exc: orjson.JSONDecodeError, text: str) -> str:

@@ -88,7 +88,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from application.history import SourceLines, full_item
+    from application.history import SourceLines, thread_items
 
     with store_for(args) as store:
         matches = store.read_models.find_threads(args.thread_id)
@@ -98,11 +98,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             raise UserError(f"{args.thread_id!r} matches more than one thread; give more of the id")
         thread = store.read_models.thread(matches[0])
         assert thread is not None
-        lines = SourceLines(store.blobs)
-        items = [
-            full_item(orjson.loads(r["item"]), lines) | {"position": r["position"]}
-            for r in store.read_models.history(matches[0])
-        ]
+        items = thread_items(store.read_models, store.decode, SourceLines(store.blobs), matches[0])
     thread["models"] = orjson.loads(thread["models"])
     if args.json:
         print_json({"thread": thread, "items": items})

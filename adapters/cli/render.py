@@ -210,12 +210,14 @@ def history(thread: dict[str, Any], items: list[dict[str, Any]]) -> None:
     )
     for item in items:
         kind = item["type"]
+        text = item_text(item)
+        if kind == "assistant" and not text:
+            continue  # a response that only called tools or thought; its usage is in --json
         label = kind if kind != "system" else f"system:{item.get('subtype')}"
         out.print(
             f"[{ROLE_STYLE.get(kind, '')}]{label}[/]  [dim]{_when(item.get('timestamp'))}"
             f"  line {item['line']}[/dim]"
         )
-        text = item_text(item)
         if text:
             out.print(escape(text), highlight=False)
         out.print()

@@ -35,6 +35,11 @@ TABLES = {
             spawned_by_call_id TEXT,
             archived INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX IF NOT EXISTS threads_by_updated ON threads (updated_at DESC, thread_id)",
+        """CREATE TABLE IF NOT EXISTS spawns (
+            parent_thread_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            call_id TEXT NOT NULL,
+            PRIMARY KEY (parent_thread_id, agent_id)) WITHOUT ROWID""",
     ],
     "history": [
         """CREATE TABLE IF NOT EXISTS history (
@@ -42,7 +47,8 @@ TABLES = {
             position INTEGER NOT NULL,
             type TEXT NOT NULL,
             timestamp TEXT,
-            item BLOB NOT NULL,
+            notification_id INTEGER NOT NULL,
+            item_index INTEGER NOT NULL,
             PRIMARY KEY (thread_id, position)) WITHOUT ROWID""",
     ],
     "ledger": [
@@ -64,6 +70,8 @@ TABLES = {
         "CREATE INDEX IF NOT EXISTS ledger_by_path ON ledger (source_path)",
     ],
 }
+
+TABLE_NAMES = {"threads": ("threads", "spawns"), "history": ("history",), "ledger": ("ledger",)}
 
 _THREAD_COLUMNS = (
     "thread_id",
@@ -120,14 +128,15 @@ SQL: dict[str, str] = {
     "thread_count_reset": "UPDATE threads SET item_count = 0 WHERE thread_id = ?",
     "thread_spawned_by": "UPDATE threads SET spawned_by_call_id = ?"
     " WHERE parent_thread_id = ? AND agent_id = ? AND spawned_by_call_id IS NULL",
-    "thread_find_spawning_call": """UPDATE threads SET spawned_by_call_id = (
-        SELECT json_extract(h.item, '$.call_id') FROM history h
-        WHERE h.thread_id = threads.parent_thread_id AND h.type = 'tool_result'
-          AND json_extract(h.item, '$.agent_id') = threads.agent_id
-        ORDER BY h.position LIMIT 1)
-    WHERE thread_id = ? AND spawned_by_call_id IS NULL AND agent_id IS NOT NULL""",
-    "history_insert": "INSERT INTO history (thread_id, position, type, timestamp, item)"
-    " VALUES (?, ?, ?, ?, ?)",
+    "thread_find_spawning_call": "UPDATE threads SET spawned_by_call_id = ("
+    "SELECT call_id FROM spawns WHERE spawns.parent_thread_id = threads.parent_thread_id"
+    " AND spawns.agent_id = threads.agent_id)"
+    " WHERE thread_id = ? AND spawned_by_call_id IS NULL AND agent_id IS NOT NULL",
+    "spawn_insert": "INSERT OR IGNORE INTO spawns (parent_thread_id, agent_id, call_id)"
+    " VALUES (?, ?, ?)",
+    "history_insert": "INSERT INTO history"
+    " (thread_id, position, type, timestamp, notification_id, item_index)"
+    " VALUES (?, ?, ?, ?, ?, ?)",
     "history_clear": "DELETE FROM history WHERE thread_id = ?",
     "ledger_insert": "INSERT INTO ledger (import_id, source_agent, source_path)"
     " VALUES (:import_id, :source_agent, :source_path)",
@@ -168,7 +177,8 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
     def reset(self, names: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
             for name in names:
-                c.execute(f"DELETE FROM {name}")
+                for table in TABLE_NAMES[name]:
+                    c.execute(f"DELETE FROM {table}")
                 c.execute(
                     "DELETE FROM tracking WHERE application_name = ?", (TRACKING_PREFIX + name,)
                 )
@@ -197,10 +207,25 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
 
     def history(self, thread_id: str) -> list[dict[str, Any]]:
         return self._select(
-            "SELECT position, type, timestamp, item FROM history"
+            "SELECT position, type, timestamp, notification_id, item_index FROM history"
             " WHERE thread_id = ? ORDER BY position",
             (thread_id,),
         )
+
+    def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored state of the given events, by notification id."""
+        found: dict[int, bytes] = {}
+        ids = list(notification_ids)
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                c.execute(
+                    f"SELECT rowid, state FROM stored_events WHERE rowid IN"
+                    f" ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((r[0], bytes(r[1])) for r in c.fetchall())
+        return found
 
     def ledger(self) -> list[dict[str, Any]]:
         return self._select("SELECT * FROM ledger ORDER BY source_path", ())
