@@ -91,7 +91,6 @@ class Session(Aggregate):
     @event("SessionImported")
     def __init__(
         self,
-        *,
         thread_id: UUID,
         source: TranscriptSource,
         summary: ThreadSummary,

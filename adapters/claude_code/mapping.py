@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from application.ports import BlobStore, Problem
 from domain.items import (
@@ -78,7 +79,12 @@ class _Line:
 
 @dataclass
 class _PendingAssistant:
-    """An assistant message whose streamed fragments are still being merged."""
+    """An assistant message whose streamed fragments are still being merged.
+
+    It takes its place in the history where its first text arrives (so a
+    response that thought first reads thinking, then answer), or where its
+    first fragment was if it never says anything (only calls tools).
+    """
 
     line: int
     timestamp: datetime | None
@@ -90,6 +96,7 @@ class _PendingAssistant:
     usage: Usage | None = None
     stop_reason: str | None = None
     fragments: int = 1
+    placed: bool = False
 
     def build(self) -> AssistantMessage:
         return AssistantMessage(
@@ -107,10 +114,22 @@ class _PendingAssistant:
 
 
 @dataclass
+class _Anchor:
+    """Where a pending assistant message goes if no text ever places it."""
+
+    pending: _PendingAssistant
+
+
+_Slot = Item | _PendingAssistant | _Anchor
+
+
+@dataclass
 class ThreadFacts:
     """What one thread's records say about it, gathered while mapping."""
 
-    items: list[Item | _PendingAssistant] = field(default_factory=list)
+    items: list[_Slot] = field(default_factory=list)
+    staged: list[_Slot] = field(default_factory=list)
+    """The items of the line being mapped: kept only if the whole line maps."""
     session_id: str | None = None
     agent_id: str | None = None
     cwd: str | None = None
@@ -124,8 +143,15 @@ class ThreadFacts:
     records: int = 0
     pending: dict[str, _PendingAssistant] = field(default_factory=dict)
 
-    def add(self, item: Item | _PendingAssistant) -> None:
-        self.items.append(item)
+    def add(self, item: _Slot) -> None:
+        self.staged.append(item)
+
+    def commit_line(self) -> None:
+        self.items.extend(self.staged)
+        self.staged.clear()
+
+    def drop_line(self) -> None:
+        self.staged.clear()
 
     def saw_time(self, ts: datetime | None) -> None:
         if ts is None:
@@ -136,7 +162,16 @@ class ThreadFacts:
             self.last_timestamp = ts
 
     def built_items(self) -> list[Item]:
-        return [i.build() if isinstance(i, _PendingAssistant) else i for i in self.items]
+        built: list[Item] = []
+        for slot in self.items:
+            if isinstance(slot, _PendingAssistant):
+                built.append(slot.build())
+            elif isinstance(slot, _Anchor):
+                if not slot.pending.placed:
+                    built.append(slot.pending.build())
+            else:
+                built.append(slot)
+        return built
 
     def title(self) -> tuple[str, str]:
         return choose_title(self.custom_title, self.ai_title, self.first_prompt or "")
@@ -171,9 +206,11 @@ class TranscriptMapper:
         try:
             self._map(record, line, thread)
         except (RecordShapeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            thread.drop_line()
             kind = record.get("type")
-            self.problem(number, f"unexpected shape for a {kind!r} record: {exc}")
+            self.problem(number, f"unexpected shape for a {kind!r} record: {_reason(exc)}")
             thread.add(_unknown(record, line, str(kind)))
+        thread.commit_line()
 
     def problem(self, line: int, reason: str) -> None:
         self.problems.append(Problem(self.path, line, reason))
@@ -281,8 +318,8 @@ class TranscriptMapper:
         if thread.agent_id is None and isinstance(record.get("agentId"), str):
             thread.agent_id = record["agentId"]
         cwd = record.get("cwd")
-        if cwd is not None:
-            if isinstance(cwd, str) and cwd:
+        if cwd is not None and cwd != "":
+            if isinstance(cwd, str):
                 if thread.cwd is None:
                     thread.cwd = cwd
             else:
@@ -307,16 +344,9 @@ class TranscriptMapper:
         prov = _provenance(record, line, ts)
         meta = record.get("isMeta") is True
         if record.get("isCompactSummary") is True:
-            if isinstance(content, str):
-                summary: Text = line.text(content, "/message/content")
-            else:
-                joined = _joined_text(content)
-                summary = (
-                    joined
-                    if len(joined) <= INLINE_TEXT_CHARS
-                    else line.ref("/message/content", len(joined))
-                )
-            thread.add(SystemNote(**prov, subtype="compact_summary", text=summary))
+            thread.add(
+                SystemNote(**prov, subtype="compact_summary", text=_summary_text(content, line))
+            )
             return
         if isinstance(content, str):
             thread.add(
@@ -325,40 +355,44 @@ class TranscriptMapper:
             if not meta:
                 self._saw_prompt(thread, content)
             return
-        blocks = _list(content, "message.content")
-        parts: list[Text] = []
+        # Blocks in order; the text blocks make one message, placed at the first of them.
         agent_id = _agent_id(record.get("toolUseResult"))
+        parts: list[Text] = []
+        mapped: list[Item | None] = []  # None marks where the message goes
+        blocks = _list(content, "message.content")
         for i, block in enumerate(blocks):
             pointer = f"/message/content/{i}"
             block = _dict(block, f"message.content[{i}]")
             btype = block.get("type")
             if btype == "text":
                 parts.append(line.text(block.get("text", ""), pointer + "/text"))
-                if not meta:
-                    self._saw_prompt(thread, block.get("text", ""))
+                if not parts[1:]:
+                    mapped.append(None)
             elif btype == "tool_result":
-                thread.add(
+                output = self._result_output(block.get("content"), line, pointer + "/content")
+                mapped.append(
                     ToolResult(
                         **prov,
                         call_id=_str(block.get("tool_use_id")) or "",
-                        output=self._result_output(
-                            block.get("content"), line, pointer + "/content"
-                        ),
+                        output=output,
                         is_error=block.get("is_error") is True,
                         agent_id=agent_id,
                     )
                 )
-            elif btype == "image":
-                image = self._image(block, line, pointer)
-                thread.add(
-                    Image(**prov, image=image)
-                    if isinstance(image, ImageRef)
-                    else _unknown_block(block, line, pointer, prov)
-                )
+            elif btype == "image" and isinstance(
+                image := self._image(block, line, pointer), ImageRef
+            ):
+                mapped.append(Image(**prov, image=image))
             else:
-                thread.add(_unknown_block(block, line, pointer, prov))
-        if parts:
-            thread.add(UserMessage(**prov, parts=parts, meta=meta))
+                mapped.append(_unknown_block(block, line, pointer, prov))
+        if not mapped:
+            mapped.append(None)  # an empty message still keeps its place in the chain
+        for entry in mapped:
+            thread.add(entry or UserMessage(**prov, parts=parts, meta=meta))
+        if not meta:
+            for block in blocks:
+                if block.get("type") == "text":
+                    self._saw_prompt(thread, block.get("text"))
 
     def _saw_prompt(self, thread: ThreadFacts, text: Any) -> None:
         if thread.first_prompt is None and isinstance(text, str):
@@ -416,6 +450,45 @@ class TranscriptMapper:
         if model and model != SYNTHETIC_MODEL and model not in thread.models:
             thread.models.append(model)
         prov = _provenance(record, line, ts)
+        raw_usage = message.get("usage")
+        usage = Usage.model_validate(raw_usage) if isinstance(raw_usage, dict) else None
+        # Map every block first; the thread changes only once the whole line has mapped.
+        mapped: list[Item | Text] = []  # a Text is a part of the message itself
+        for i, block in enumerate(blocks):
+            pointer = f"/message/content/{i}"
+            if isinstance(block, str):
+                mapped.append(line.text(block, "/message/content"))
+                continue
+            block = _dict(block, f"message.content[{i}]")
+            btype = block.get("type")
+            if btype == "text":
+                mapped.append(line.text(block.get("text", ""), pointer + "/text"))
+            elif btype == "thinking":
+                mapped.append(
+                    Reasoning(
+                        **prov,
+                        message_id=msg_id,
+                        text=line.text(block.get("thinking", ""), pointer + "/thinking"),
+                        signature=_str(block.get("signature")),
+                    )
+                )
+            elif btype == "redacted_thinking":
+                mapped.append(
+                    Reasoning(
+                        **prov,
+                        message_id=msg_id,
+                        text="",
+                        redacted=True,
+                        signature=_str(block.get("data")),
+                    )
+                )
+            elif btype == "tool_use":
+                mapped.append(self._tool_call(block, line, pointer, prov, msg_id))
+            else:
+                mapped.append(_unknown_block(block, line, pointer, prov))
+
+        if model and model != SYNTHETIC_MODEL and model not in thread.models:
+            thread.models.append(model)
         pending = thread.pending.get(msg_id) if msg_id else None
         if pending is None:
             pending = _PendingAssistant(
@@ -426,61 +499,43 @@ class TranscriptMapper:
                 message_id=msg_id,
                 model=model,
             )
-            thread.add(pending)
+            thread.add(_Anchor(pending))
             if msg_id:
                 thread.pending[msg_id] = pending
         else:
             pending.fragments += 1
-        usage = message.get("usage")
-        if isinstance(usage, dict):
-            pending.usage = Usage.model_validate(usage)
+        if usage is not None:
+            pending.usage = usage
         if isinstance(message.get("stop_reason"), str):
             pending.stop_reason = message["stop_reason"]
-        for i, block in enumerate(blocks):
-            pointer = f"/message/content/{i}"
-            if isinstance(block, str):
-                pending.parts.append(line.text(block, "/message/content"))
-                continue
-            block = _dict(block, f"message.content[{i}]")
-            btype = block.get("type")
-            if btype == "text":
-                pending.parts.append(line.text(block.get("text", ""), pointer + "/text"))
-            elif btype == "thinking":
-                thread.add(
-                    Reasoning(
-                        **prov,
-                        message_id=msg_id,
-                        text=line.text(block.get("thinking", ""), pointer + "/thinking"),
-                        signature=_str(block.get("signature")),
-                    )
-                )
-            elif btype == "redacted_thinking":
-                thread.add(
-                    Reasoning(
-                        **prov,
-                        message_id=msg_id,
-                        text="",
-                        redacted=True,
-                        signature=_str(block.get("data")),
-                    )
-                )
-            elif btype == "tool_use":
-                tool_input = block.get("input")
-                size = len(orjson.dumps(tool_input)) if line.length > INLINE_JSON_BYTES else 0
-                thread.add(
-                    ToolCall(
-                        **prov,
-                        message_id=msg_id,
-                        call_id=_str(block.get("id")) or "",
-                        name=_str(block.get("name")) or "",
-                        input=tool_input if size <= INLINE_JSON_BYTES else None,
-                        input_ref=line.ref(pointer + "/input", size)
-                        if size > INLINE_JSON_BYTES
-                        else None,
-                    )
-                )
+        for entry in mapped:
+            if isinstance(entry, (str, SourceRef)):
+                if not pending.placed:
+                    pending.placed = True
+                    thread.add(pending)
+                pending.parts.append(entry)
             else:
-                thread.add(_unknown_block(block, line, pointer, prov))
+                thread.add(entry)
+
+    def _tool_call(
+        self,
+        block: dict[str, Any],
+        line: _Line,
+        pointer: str,
+        prov: dict[str, Any],
+        msg_id: str | None,
+    ) -> ToolCall:
+        tool_input = block.get("input")
+        size = len(orjson.dumps(tool_input)) if line.length > INLINE_JSON_BYTES else 0
+        large = size > INLINE_JSON_BYTES
+        return ToolCall(
+            **prov,
+            message_id=msg_id,
+            call_id=_str(block.get("id")) or "",
+            name=_str(block.get("name")) or "",
+            input=None if large else tool_input,
+            input_ref=line.ref(pointer + "/input", size) if large else None,
+        )
 
     # -- the end -------------------------------------------------------------
 
@@ -517,6 +572,30 @@ def _unknown_block(
     return Unknown(**prov, record_type=f"block:{block.get('type')}", record=line.ref(pointer, 0))
 
 
+def _summary_text(content: Any, line: _Line) -> Text:
+    """A compaction summary: a string, or the text of its text blocks."""
+    if isinstance(content, str):
+        return line.text(content, "/message/content")
+    texts = [
+        (i, b["text"])
+        for i, b in enumerate(_list(content, "message.content"))
+        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    ]
+    if len(texts) == 1:
+        i, text = texts[0]
+        return line.text(text, f"/message/content/{i}/text")
+    return "\n\n".join(text for _, text in texts)
+
+
+def _reason(exc: Exception) -> str:
+    """One line saying what was wrong, also for pydantic's multi-line errors."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
+
+
 def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, str):
         try:
@@ -543,14 +622,6 @@ def _list(value: Any, where: str) -> list[Any]:
             f"'{where}' should be a string or a list, not {type(value).__name__}"
         )
     return value
-
-
-def _joined_text(content: Any) -> str:
-    return "\n\n".join(
-        b.get("text", "")
-        for b in _list(content, "message.content")
-        if isinstance(b, dict) and b.get("type") == "text"
-    )
 
 
 def _agent_id(tool_use_result: Any) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from adapters.claude_code import AGENT
-from adapters.claude_code.mapping import ThreadFacts, TranscriptMapper
+from adapters.claude_code.mapping import UTF8_BOM, ThreadFacts, TranscriptMapper
 from adapters.git import git_info
 from application.ports import (
     BlobStore,
@@ -143,7 +143,9 @@ class ClaudeCodeReader:
             consumed = hasher.copy()
             if carry:
                 hasher.update(carry)
-                if _is_complete_record(carry):
+                if _is_complete_record(
+                    carry[len(UTF8_BOM) :] if offset == 0 and carry.startswith(UTF8_BOM) else carry
+                ):
                     line_no = self._page(carry, offset, line_no, consumed, mapper, pages, blobs)
                     offset += len(carry)
                 else:
