@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.home import StoreUnavailableError, resolve_home
 from adapters.persistence.codec import CODEC_ENV, PydanticMapper
 from adapters.persistence.sqlite import SQLiteBlobStore, prepare_home, sqlite_env
 from adapters.persistence.sqlite_read_models import SQLiteReadModels
 from application.projections import CatchUp
 from application.threadline import Threadline
-
-DEFAULT_HOME = "~/.threadline"
-
-
-class StoreUnavailableError(Exception):
-    """The store cannot be opened or created; nothing can be done."""
-
-
-def resolve_home(home: str | None = None) -> str:
-    chosen = home or os.environ.get("THREADLINE_HOME") or DEFAULT_HOME
-    return os.path.abspath(os.path.expanduser(chosen))
 
 
 @dataclass
@@ -68,6 +57,9 @@ def open_store(home: str | None = None) -> Store:
         read_models = app.factory.tracking_recorder(SQLiteReadModels)
         assert isinstance(read_models, SQLiteReadModels)
         blobs = SQLiteBlobStore(read_models.datastore)
+    except OSError as exc:
+        reason = exc.strerror if exc.strerror and exc.filename else str(exc)
+        raise StoreUnavailableError(f"cannot open the store in {home}: {reason}") from exc
     except Exception as exc:  # any failure here means there is no usable store
         raise StoreUnavailableError(f"cannot open the store in {home}: {exc}") from exc
     return Store(home=home, app=app, blobs=blobs, read_models=read_models, location=db_path)

@@ -1,4 +1,9 @@
-"""The CLI's commands: each opens the store, runs a use case, renders the result."""
+"""The CLI's commands: each runs a use case and renders its result.
+
+Read commands (threads, show, ledger) query the read models over a plain
+read-only SQLite connection, and load the event-sourcing stack only when the
+read models must first catch up with the events.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,17 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import closing, contextmanager
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from adapters.cli import render
 from adapters.cli.main import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from adapters.store import Store, open_store
+from adapters.home import resolve_home
+from adapters.persistence.sqlite_queries import QueryBlobs, ReadModelQueries, StoreNotFoundError
+
+if TYPE_CHECKING:
+    from adapters.store import Store
 
 
 class UserError(Exception):
@@ -24,11 +32,29 @@ class UserError(Exception):
 
 @contextmanager
 def store_for(args: argparse.Namespace) -> Iterator[Store]:
+    from adapters.store import open_store
+
     store = open_store(args.home)
     try:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def read_models_for(args: argparse.Namespace) -> Iterator[ReadModelQueries]:
+    """Up-to-date read models: caught up first if a write left them behind."""
+    home = resolve_home(args.home)
+    try:
+        with closing(ReadModelQueries(home)) as probe:
+            behind = probe.is_behind()
+    except StoreNotFoundError:
+        behind = True
+    if behind:
+        with store_for(args) as store:
+            store.catch_up()
+    with closing(ReadModelQueries(home)) as queries:
+        yield queries
 
 
 def print_json(data: Any) -> None:
@@ -38,6 +64,7 @@ def print_json(data: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from adapters.claude_code.reader import ClaudeCodeReader, default_roots
+    from adapters.cli import render
     from application.importing import TranscriptImporter
 
     if args.jobs < 1:
@@ -76,13 +103,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_threads(args: argparse.Namespace) -> int:
-    with store_for(args) as store:
-        rows = store.read_models.threads(limit=args.limit)
+    with read_models_for(args) as queries:
+        rows = queries.threads(limit=args.limit)
     for row in rows:
         row["models"] = orjson.loads(row["models"])
     if args.json:
         print_json(rows)
     else:
+        from adapters.cli import render
+
         render.threads_table(rows)
     return EXIT_OK
 
@@ -90,29 +119,34 @@ def cmd_threads(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from application.history import SourceLines, thread_items
 
-    with store_for(args) as store:
-        matches = store.read_models.find_threads(args.thread_id)
+    with read_models_for(args) as queries:
+        matches = queries.find_threads(args.thread_id)
         if not matches:
             raise UserError(f"no thread {args.thread_id!r}", EXIT_PROBLEMS)
         if len(matches) > 1:
             raise UserError(f"{args.thread_id!r} matches more than one thread; give more of the id")
-        thread = store.read_models.thread(matches[0])
+        thread = queries.thread(matches[0])
         assert thread is not None
-        items = thread_items(store.read_models, store.decode, SourceLines(store.blobs), matches[0])
+        lines = SourceLines(QueryBlobs(queries))
+        items = thread_items(queries, orjson.loads, lines, matches[0])
     thread["models"] = orjson.loads(thread["models"])
     if args.json:
         print_json({"thread": thread, "items": items})
     else:
+        from adapters.cli import render
+
         render.history(thread, items)
     return EXIT_OK
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
-    with store_for(args) as store:
-        rows = store.read_models.ledger()
+    with read_models_for(args) as queries:
+        rows = queries.ledger()
     if args.json:
         print_json(rows)
     else:
+        from adapters.cli import render
+
         render.ledger_table(rows)
     return EXIT_OK
 

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from adapters.cli import commands
-    from adapters.store import StoreUnavailableError
+    from adapters.home import StoreUnavailableError
 
     try:
         return int(getattr(commands, f"cmd_{args.command}")(args))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from application.importing import OUTCOMES, ImportReport, SourceReport
-from application.ports import SourceFile
+if TYPE_CHECKING:
+    from application.importing import ImportReport, SourceReport
+    from application.ports import SourceFile
 
 MIB = 1024 * 1024
 MAX_PROBLEMS_SHOWN = 50
@@ -60,6 +61,8 @@ class ImportProgress:
 
 
 def import_summary(report: ImportReport) -> None:
+    from application.importing import OUTCOMES
+
     table = Table(title="Import", show_header=False, show_edge=False, pad_edge=False)
     table.add_column(justify="left", style="bold")
     table.add_column(justify="right")
@@ -79,6 +82,8 @@ def import_summary(report: ImportReport) -> None:
 
 
 def import_report_json(report: ImportReport) -> dict[str, Any]:
+    from application.importing import OUTCOMES
+
     return {
         "counts": {o: report.count(o) for o in OUTCOMES},
         "problems": [

@@ -26,7 +26,8 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-DB_FILENAME = "threadline.db"
+from adapters.persistence.sqlite_queries import DB_FILENAME
+
 LOCK_TIMEOUT_SECONDS = 30
 PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
@@ -37,6 +38,8 @@ PRAGMAS = (
 
 def prepare_home(home: str) -> str:
     """Create the Threadline home (0700) and its database file (0600); return the file's path."""
+    if os.path.exists(home) and not os.path.isdir(home):
+        raise NotADirectoryError(f"{home} is not a directory")
     os.makedirs(home, mode=0o700, exist_ok=True)
     path = os.path.join(home, DB_FILENAME)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -1,4 +1,4 @@
-"""Read-model tables in the store's SQLite file, and the queries over them."""
+"""Read-model tables in the store's SQLite file: schema and writes (queries: sqlite_queries)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
+from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from application.projections import Op
-
-TRACKING_PREFIX = "projection:"
 
 TABLES = {
     "threads": [
@@ -150,6 +149,27 @@ _SCALAR = {"thread_count_reset", "history_clear", "thread_find_spawning_call"}
 class SQLiteReadModels(SQLiteTrackingRecorder):
     """The thread list, history and ledger tables, with each projection's position."""
 
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("CREATE TABLE IF NOT EXISTS read_model_schema (version INTEGER NOT NULL)")
+            c.execute("SELECT max(version) FROM read_model_schema")
+            found = c.fetchone()[0]
+            if found != SCHEMA_VERSION:
+                for tables in TABLE_NAMES.values():
+                    for table in tables:
+                        c.execute(f"DROP TABLE IF EXISTS {table}")
+                c.execute("DELETE FROM read_model_schema")
+                c.execute("INSERT INTO read_model_schema VALUES (?)", (SCHEMA_VERSION,))
+                self._forget_positions = True
+            else:
+                self._forget_positions = False
+        super().create_table()
+        if self._forget_positions:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(
+                    "DELETE FROM tracking WHERE application_name LIKE ?", (TRACKING_PREFIX + "%",)
+                )
+
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
@@ -182,58 +202,6 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
                 c.execute(
                     "DELETE FROM tracking WHERE application_name = ?", (TRACKING_PREFIX + name,)
                 )
-
-    # -- reading -------------------------------------------------------------
-
-    def threads(self, limit: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM threads ORDER BY coalesce(updated_at, created_at, '') DESC, thread_id"
-        params: tuple[Any, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (limit,)
-        return self._select(sql, params)
-
-    def thread(self, thread_id: str) -> dict[str, Any] | None:
-        found = self._select("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
-        return found[0] if found else None
-
-    def find_threads(self, prefix: str) -> list[str]:
-        return [
-            r["thread_id"]
-            for r in self._select(
-                "SELECT thread_id FROM threads WHERE thread_id LIKE ? LIMIT 2", (prefix + "%",)
-            )
-        ]
-
-    def history(self, thread_id: str) -> list[dict[str, Any]]:
-        return self._select(
-            "SELECT position, type, timestamp, notification_id, item_index FROM history"
-            " WHERE thread_id = ? ORDER BY position",
-            (thread_id,),
-        )
-
-    def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]:
-        """The stored state of the given events, by notification id."""
-        found: dict[int, bytes] = {}
-        ids = list(notification_ids)
-        with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                c.execute(
-                    f"SELECT rowid, state FROM stored_events WHERE rowid IN"
-                    f" ({', '.join('?' * len(chunk))})",
-                    chunk,
-                )
-                found.update((r[0], bytes(r[1])) for r in c.fetchall())
-        return found
-
-    def ledger(self) -> list[dict[str, Any]]:
-        return self._select("SELECT * FROM ledger ORDER BY source_path", ())
-
-    def _select(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [dict(r) for r in c.fetchall()]
 
 
 def _execute(c: SQLiteCursor, ops: list[Op]) -> None:
