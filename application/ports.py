@@ -54,6 +54,8 @@ class ResumePoint:
     consumed_bytes: int
     consumed_sha256: str
     consumed_lines: int
+    sidechain_lines: dict[str, str] = field(default_factory=dict)
+    """Inline sidechain lines already imported: uuid -> the uuid of their chain's first line."""
 
 
 @dataclass
@@ -80,6 +82,8 @@ class ReadTranscript:
     sidechains: dict[str, ThreadContent] = field(default_factory=dict)
     """Sub-agent conversations written inline, by the uuid of their first line."""
     problems: list[Problem] = field(default_factory=list)
+    sidechain_lines: dict[str, str] = field(default_factory=dict)
+    """Every inline sidechain line read so far, for the next import to continue its chain."""
 
 
 class TranscriptReader(Protocol):

@@ -31,7 +31,9 @@ class Threadline(Application[UUID]):
         if entry is None or entry.version_read is None or entry.thread_id is None:
             return None
         v = entry.version_read
-        return ResumePoint(v.consumed_bytes, v.consumed_sha256, v.consumed_lines)
+        return ResumePoint(
+            v.consumed_bytes, v.consumed_sha256, v.consumed_lines, dict(entry.sidechain_lines)
+        )
 
     @staticmethod
     def thread_id_for(source: SourceFile) -> UUID:
@@ -79,6 +81,7 @@ class Threadline(Application[UUID]):
             problems=len(read.problems),
             sidechains=sidechains,
             pages=read.pages,
+            sidechain_lines=read.sidechain_lines,
         )
         self.save(*changed)
         return outcome

@@ -54,6 +54,7 @@ class Import(Aggregate):
         self.thread_id: UUID | None = None
         self.items_consumed = 0
         self.sidechains: dict[str, UUID] = {}
+        self.sidechain_lines: dict[str, str] = {}
 
     @event("LedgerRecorded")
     def record(
@@ -67,6 +68,7 @@ class Import(Aggregate):
         problems: int,
         sidechains: dict[str, UUID],
         pages: list[SourcePage],
+        sidechain_lines: dict[str, str],
     ) -> None:
         """``pages`` hold the bytes this version consumed: all of them, or the appended part."""
         check_thread_never_changes(self.thread_id, thread_id)
@@ -75,6 +77,7 @@ class Import(Aggregate):
         self.thread_id = thread_id or self.thread_id
         self.items_consumed = items_consumed
         self.sidechains = sidechains
+        self.sidechain_lines = sidechain_lines
 
     def is_unchanged(self, size: int, mtime_ns: int) -> bool:
         """The cheap check: same size and mtime as the version recorded."""

@@ -194,6 +194,14 @@ class TranscriptMapper:
         self.problems: list[Problem] = []
         self.unknown_types: dict[str, int] = {}
 
+    def continue_chains(self, sidechain_lines: dict[str, str]) -> None:
+        """Carry on from an earlier import: which inline sidechain each known line was in."""
+        self._chain_root.update(sidechain_lines)
+
+    def sidechain_lines(self) -> dict[str, str]:
+        """Inline sidechain lines seen so far (uuid -> uuid of their chain's first line)."""
+        return dict(self._chain_root)
+
     # -- one line ------------------------------------------------------------
 
     def feed(self, number: int, raw: bytes, blob: str, offset: int) -> None:

@@ -116,16 +116,22 @@ class ClaudeCodeReader:
             st = os.fstat(f.fileno())
             remaining = st.st_size
             offset, line_no = 0, 0
+            ends_mid_line = False  # the consumed prefix ended without a newline
             if resume is not None and resume.consumed_bytes <= remaining:
-                prefix = _hash_prefix(f, resume.consumed_bytes)
-                if prefix.hexdigest() == resume.consumed_sha256:
+                prefix, last = _hash_prefix(f, resume.consumed_bytes)
+                ends_mid_line = resume.consumed_bytes > 0 and last != b"\n"
+                continues = not ends_mid_line or f.read(1) in (b"\n", b"")
+                if prefix.hexdigest() == resume.consumed_sha256 and continues:
                     hasher, mode = prefix, "append"
                     offset, line_no = resume.consumed_bytes, resume.consumed_lines
                     remaining -= offset
-                else:
-                    f.seek(0)
+                    mapper.continue_chains(resume.sidechain_lines)
+                f.seek(offset)
             if resume is not None and mode == "full":
                 mode = "replace"
+            # A last line consumed without its newline: the newline that arrives later
+            # ends that line; it is not a blank line of its own.
+            skip = 1 if mode == "append" and ends_mid_line else 0
             carry = b""
             while remaining > 0:
                 block = f.read(min(PAGE_BYTES, remaining))
@@ -138,15 +144,18 @@ class ClaudeCodeReader:
                     carry = data
                     continue
                 page, carry = data[:cut], data[cut:]
-                line_no = self._page(page, offset, line_no, hasher, mapper, pages, blobs)
+                line_no = self._page(page, offset, line_no, hasher, mapper, pages, blobs, skip)
                 offset += len(page)
+                skip = 0
             consumed = hasher.copy()
             if carry:
                 hasher.update(carry)
                 if _is_complete_record(
                     carry[len(UTF8_BOM) :] if offset == 0 and carry.startswith(UTF8_BOM) else carry
                 ):
-                    line_no = self._page(carry, offset, line_no, consumed, mapper, pages, blobs)
+                    line_no = self._page(
+                        carry, offset, line_no, consumed, mapper, pages, blobs, skip
+                    )
                     offset += len(carry)
                 else:
                     mapper.problem(
@@ -164,6 +173,7 @@ class ClaudeCodeReader:
         )
         main, sidechains = self._threads(source, mapper)
         return ReadTranscript(
+            sidechain_lines=mapper.sidechain_lines(),
             version=version,
             mode=mode,
             pages=pages,
@@ -181,12 +191,14 @@ class ClaudeCodeReader:
         mapper: TranscriptMapper,
         pages: list[SourcePage],
         blobs: BlobStore,
+        skip: int = 0,
     ) -> int:
+        """Store one page, hash it, map its lines; ``skip`` bytes end a line read before."""
         hasher.update(page)
         key = blobs.put(page)
         pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
-        start = 0
-        lines = page.split(b"\n")
+        start = skip
+        lines = page[skip:].split(b"\n")
         if not lines[-1]:
             lines.pop()
         for raw in lines:
@@ -310,16 +322,19 @@ def _is_complete_record(data: bytes) -> bool:
         return False
 
 
-def _hash_prefix(f: object, length: int) -> hashlib._Hash:
+def _hash_prefix(f: object, length: int) -> tuple[hashlib._Hash, bytes]:
+    """The sha256 of the first ``length`` bytes, and the last of those bytes."""
     hasher = hashlib.sha256()
     remaining = length
+    last = b""
     while remaining > 0:
         chunk = f.read(min(PAGE_BYTES, remaining))  # type: ignore[attr-defined]
         if not chunk:
             break
         hasher.update(chunk)
+        last = chunk[-1:]
         remaining -= len(chunk)
-    return hasher
+    return hasher, last
 
 
 def _is_project_dir(path: str) -> bool:

@@ -19,7 +19,7 @@ MIB = 1024 * 1024
 MAX_PROBLEMS_SHOWN = 50
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass

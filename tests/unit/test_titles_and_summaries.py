@@ -343,6 +343,7 @@ def record(entry: Import, thread_id: UUID | None, size: int = 10) -> None:
         problems=0,
         sidechains={},
         pages=[SourcePage(blob="b" * 64, first_line=1, size=size)],
+        sidechain_lines={},
     )
 
 
