@@ -12,8 +12,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Literal
 
 from eventsourcing.persistence import IntegrityError
 from tenacity import (
@@ -25,48 +23,12 @@ from tenacity import (
 )
 
 from application.ports import BlobStore, Problem, SourceFile, TranscriptReader
+from application.reports import ImportReport, SourceReport
 from application.threadline import Threadline
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 5
-SourceOutcome = Literal["imported", "appended", "replaced", "skipped", "rejected", "failed"]
-OUTCOMES: tuple[SourceOutcome, ...] = (
-    "imported",
-    "appended",
-    "replaced",
-    "skipped",
-    "rejected",
-    "failed",
-)
-
-
-@dataclass
-class SourceReport:
-    path: str
-    outcome: SourceOutcome
-    thread_id: str | None = None
-    bytes_read: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-
-@dataclass
-class ImportReport:
-    sources: list[SourceReport] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    """Problems found while looking for sources (not tied to one source's import)."""
-    seconds: float = 0.0
-
-    def count(self, outcome: SourceOutcome) -> int:
-        return sum(1 for s in self.sources if s.outcome == outcome)
-
-    @property
-    def all_problems(self) -> list[Problem]:
-        return [*self.problems, *(p for s in self.sources for p in s.problems)]
-
-    @property
-    def bytes_read(self) -> int:
-        return sum(s.bytes_read for s in self.sources)
 
 
 class TranscriptImporter:
@@ -92,9 +54,21 @@ class TranscriptImporter:
         on_found: Callable[[list[SourceFile]], None] | None = None,
         on_done: Callable[[SourceReport], None] | None = None,
     ) -> ImportReport:
+        """Find the sources under ``paths`` and import each."""
         started = time.perf_counter()
         sources, problems = self.reader.discover(paths)
-        report = ImportReport(problems=problems)
+        report = self.import_sources(sources, ImportReport(problems=problems), on_found, on_done)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def import_sources(
+        self,
+        sources: list[SourceFile],
+        report: ImportReport,
+        on_found: Callable[[list[SourceFile]], None] | None = None,
+        on_done: Callable[[SourceReport], None] | None = None,
+    ) -> ImportReport:
+        """Import each source, a bounded number at a time; then catch the read models up."""
         if on_found:
             on_found(sources)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="import") as pool:
@@ -108,7 +82,6 @@ class TranscriptImporter:
                     on_done(result)
         if self.catch_up and any(s.outcome not in ("skipped", "failed") for s in report.sources):
             self.catch_up()
-        report.seconds = time.perf_counter() - started
         return report
 
     def import_source(self, source: SourceFile) -> SourceReport:

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
+from application.sources import Problem, SourceFile
 from domain.items import Item
 from domain.ledger import SourcePage, SourceVersion
 from domain.session import ThreadSummary, TranscriptSource
+
+__all__ = ["Problem", "SourceFile"]
 
 
 class BlobStore(Protocol):
@@ -18,33 +21,6 @@ class BlobStore(Protocol):
     def put(self, data: bytes) -> str: ...
 
     def get(self, key: str) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong with the input, with where it is."""
-
-    path: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.path}:{self.line}: {self.reason}"
-            if self.line
-            else f"{self.path}: {self.reason}"
-        )
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A transcript found on disk."""
-
-    agent: str
-    path: str
-    """Canonical (symlinks resolved) absolute path: the source's identity."""
-    size: int
-    mtime_ns: int
 
 
 @dataclass(frozen=True)

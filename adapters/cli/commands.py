@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -63,12 +64,14 @@ def print_json(data: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from adapters.claude_code.reader import ClaudeCodeReader, default_roots
-    from adapters.cli import render
-    from application.importing import TranscriptImporter
+    import time
+
+    from adapters.claude_code.discovery import default_roots, discover
+    from application.reports import ImportReport, SourceReport
 
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
+    started = time.perf_counter()
     paths = args.paths or [root for root in default_roots() if os.path.isdir(root)]
     if not paths:
         print(
@@ -77,6 +80,44 @@ def cmd_import(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_OK
+    sources, problems = discover(paths)
+    report = ImportReport(problems=problems)
+    # The cheap skip, before loading the event store: a source whose size and mtime
+    # are those the ledger recorded is unchanged. A ledger behind the events can only
+    # make this do more work, never skip a change.
+    recorded = _recorded_versions(args)
+    changed = []
+    for source in sources:
+        known = recorded.get(source.path)
+        if known is not None and known[:2] == (source.size, source.mtime_ns):
+            report.sources.append(SourceReport(source.path, "skipped", known[2]))
+        else:
+            changed.append(source)
+    if changed:
+        _import_changed(args, changed, report)
+    report.seconds = time.perf_counter() - started
+    if args.json:
+        print_json(report.as_json())
+    else:
+        from adapters.cli import render
+
+        render.import_summary(report)
+    return EXIT_PROBLEMS if report.all_problems or report.count("failed") else EXIT_OK
+
+
+def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, str | None]]:
+    try:
+        with closing(ReadModelQueries(resolve_home(args.home))) as queries:
+            return queries.recorded_versions()
+    except (StoreNotFoundError, sqlite3.Error):
+        return {}
+
+
+def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -> None:
+    from adapters.claude_code.reader import ClaudeCodeReader
+    from adapters.cli import render
+    from application.importing import TranscriptImporter
+
     with store_for(args) as store:
         importer = TranscriptImporter(
             store.app,
@@ -87,19 +128,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         progress = None if args.json else render.ImportProgress.start()
         try:
-            report = importer.run(
-                paths,
+            importer.import_sources(
+                sources,
+                report,
                 on_found=progress.found if progress else None,
                 on_done=progress.done if progress else None,
             )
         finally:
             if progress:
                 progress.stop()
-    if args.json:
-        print_json(render.import_report_json(report))
-    else:
-        render.import_summary(report)
-    return EXIT_PROBLEMS if report.all_problems or report.count("failed") else EXIT_OK
 
 
 def cmd_threads(args: argparse.Namespace) -> int:

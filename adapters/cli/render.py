@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from application.importing import ImportReport, SourceReport
-    from application.ports import SourceFile
+    from application.reports import ImportReport, SourceReport
+    from application.sources import SourceFile
 
 MIB = 1024 * 1024
 MAX_PROBLEMS_SHOWN = 50
@@ -61,7 +61,7 @@ class ImportProgress:
 
 
 def import_summary(report: ImportReport) -> None:
-    from application.importing import OUTCOMES
+    from application.reports import OUTCOMES
 
     table = Table(title="Import", show_header=False, show_edge=False, pad_edge=False)
     table.add_column(justify="left", style="bold")
@@ -79,28 +79,6 @@ def import_summary(report: ImportReport) -> None:
             err.print(f"  {escape(str(problem))}", highlight=False)
         if len(problems) > MAX_PROBLEMS_SHOWN:
             err.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
-
-
-def import_report_json(report: ImportReport) -> dict[str, Any]:
-    from application.importing import OUTCOMES
-
-    return {
-        "counts": {o: report.count(o) for o in OUTCOMES},
-        "problems": [
-            {"path": p.path, "line": p.line, "reason": p.reason} for p in report.all_problems
-        ],
-        "bytes": report.bytes_read,
-        "seconds": round(report.seconds, 3),
-        "sources": [
-            {
-                "path": s.path,
-                "outcome": s.outcome,
-                "thread_id": s.thread_id,
-                "problems": len(s.problems),
-            }
-            for s in report.sources
-        ],
-    }
 
 
 def threads_table(rows: list[dict[str, Any]]) -> None:

@@ -87,6 +87,13 @@ class ReadModelQueries:
             found.update((r[0], bytes(r[1])) for r in self.conn.execute(sql, chunk))
         return found
 
+    def recorded_versions(self) -> dict[str, tuple[int, int, str | None]]:
+        """Per source path: the size and mtime last imported, and its thread."""
+        rows = self.conn.execute(
+            "SELECT source_path, size, mtime_ns, thread_id FROM ledger WHERE size IS NOT NULL"
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def ledger(self) -> list[dict[str, Any]]:
         return self._select("SELECT * FROM ledger ORDER BY source_path", ())
 

@@ -1,0 +1,128 @@
+"""Where Claude Code keeps transcripts, and finding them: the cheap first step of an import.
+
+Only the standard library, so that an import with nothing to do stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from adapters.claude_code import AGENT
+from application.sources import Problem, SourceFile
+
+_AGENT_FILE = re.compile(r"^agent-.+\.jsonl$")
+
+
+def default_roots(environ: dict[str, str] | None = None) -> list[str]:
+    """Every ``CLAUDE_CONFIG_DIR`` (comma-separated), else the two default homes."""
+    env = os.environ if environ is None else environ
+    configured = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
+    homes = configured or [
+        os.path.join(os.path.expanduser("~"), ".claude"),
+        os.path.join(os.path.expanduser("~"), ".config", "claude"),
+    ]
+    return [os.path.join(h, "projects") for h in homes]
+
+
+def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
+    """Transcripts under each path: a Claude home, a projects root, a project or a file."""
+    found: dict[str, SourceFile] = {}
+    problems: list[Problem] = []
+    for given in paths:
+        for path in _candidates(given, problems):
+            _add(path, found, problems)
+    return sorted(found.values(), key=lambda s: s.path), problems
+
+
+def _candidates(given: str, problems: list[Problem]) -> Iterable[str]:
+    path = os.path.abspath(os.path.expanduser(given))
+    if not os.path.exists(path):
+        if not os.path.lexists(path):
+            problems.append(Problem(path, 0, "no such file or directory"))
+        else:
+            problems.append(Problem(path, 0, "broken or looping symbolic link"))
+        return
+    if not os.path.isdir(path):
+        yield path
+        return
+    if os.path.isdir(os.path.join(path, "projects")):
+        path = os.path.join(path, "projects")
+    if _is_project_dir(path):
+        yield from _project_files(path, problems)
+        return
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(path, 0, f"cannot list directory: {exc.strerror}"))
+        return
+    for entry in entries:
+        if _is_dir(entry):
+            yield from _project_files(entry.path, problems)
+
+
+def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> None:
+    try:
+        canonical = os.path.realpath(path, strict=True)
+        st = os.stat(canonical)
+    except OSError as exc:
+        reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
+        problems.append(Problem(path, 0, f"cannot read: {reason}"))
+        return
+    if not os.path.isfile(canonical):
+        problems.append(Problem(path, 0, "not a regular file"))
+        return
+    found.setdefault(canonical, SourceFile(AGENT, canonical, st.st_size, st.st_mtime_ns))
+
+
+def is_subagent_file(path: str) -> bool:
+    p = Path(path)
+    return bool(_AGENT_FILE.match(p.name)) or "subagents" in p.parts[:-1]
+
+
+def parent_transcript(path: str, session_id: str | None) -> str | None:
+    """The main session file a sub-agent transcript belongs to."""
+    p = Path(path)
+    if "subagents" in p.parts[:-1]:
+        index = len(p.parts) - 1 - p.parts[::-1].index("subagents")
+        session_dir = Path(*p.parts[:index])
+        return str(session_dir.parent / f"{session_dir.name}.jsonl")
+    if session_id:
+        return str(p.parent / f"{session_id}.jsonl")
+    return None
+
+
+def _is_project_dir(path: str) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return any(e.name.endswith(".jsonl") for e in it)
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _project_files(project: str, problems: list[Problem]) -> Iterable[str]:
+    """Session files, old-style ``agent-*.jsonl`` beside them, and ``<session>/subagents/**``."""
+    try:
+        entries = sorted(os.scandir(project), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(project, 0, f"cannot list directory: {exc.strerror}"))
+        return
+    for entry in entries:
+        if entry.name.endswith(".jsonl"):
+            yield entry.path
+        elif _is_dir(entry):
+            sub = os.path.join(entry.path, "subagents")
+            if os.path.isdir(sub):
+                for dirpath, _dirs, files in os.walk(sub):
+                    for name in sorted(files):
+                        if _AGENT_FILE.match(name):
+                            yield os.path.join(dirpath, name)
