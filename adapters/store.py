@@ -7,7 +7,12 @@ from typing import Any
 
 from adapters.home import StoreUnavailableError, resolve_home
 from adapters.persistence.codec import CODEC_ENV, PydanticMapper
-from adapters.persistence.sqlite import SQLiteBlobStore, prepare_home, sqlite_env
+from adapters.persistence.sqlite import (
+    SQLiteBlobStore,
+    creation_lock,
+    prepare_home,
+    sqlite_env,
+)
 from adapters.persistence.sqlite_read_models import SQLiteReadModels
 from application.projections import CatchUp
 from application.threadline import Threadline
@@ -52,11 +57,11 @@ def open_store(home: str | None = None) -> Store:
     home = resolve_home(home)
     try:
         db_path = prepare_home(home)
-        env = {**CODEC_ENV, **sqlite_env(db_path)}
-        app = Threadline(env=env)
-        read_models = app.factory.tracking_recorder(SQLiteReadModels)
-        assert isinstance(read_models, SQLiteReadModels)
-        blobs = SQLiteBlobStore(read_models.datastore)
+        with creation_lock(home):
+            app = Threadline(env={**CODEC_ENV, **sqlite_env(db_path)})
+            read_models = app.factory.tracking_recorder(SQLiteReadModels)
+            assert isinstance(read_models, SQLiteReadModels)
+            blobs = SQLiteBlobStore(read_models.datastore)
     except OSError as exc:
         reason = exc.strerror if exc.strerror and exc.filename else str(exc)
         raise StoreUnavailableError(f"cannot open the store in {home}: {reason}") from exc

@@ -71,18 +71,26 @@ class TranscriptImporter:
         """Import each source, a bounded number at a time; then catch the read models up."""
         if on_found:
             on_found(sources)
+        report.sources.extend(self.import_each(sources, on_done))
+        if self.catch_up and any(s.outcome not in ("skipped", "failed") for s in report.sources):
+            self.catch_up()
+        return report
+
+    def import_each(
+        self, sources: list[SourceFile], on_done: Callable[[SourceReport], None] | None = None
+    ) -> list[SourceReport]:
+        """Import each source on a pool of threads; a report for each, in order."""
+        reports = []
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="import") as pool:
             futures: list[Future[SourceReport]] = [
                 pool.submit(self.import_source, source) for source in sources
             ]
             for future in futures:
                 result = future.result()
-                report.sources.append(result)
+                reports.append(result)
                 if on_done:
                     on_done(result)
-        if self.catch_up and any(s.outcome not in ("skipped", "failed") for s in report.sources):
-            self.catch_up()
-        return report
+        return reports
 
     def import_source(self, source: SourceFile) -> SourceReport:
         try:

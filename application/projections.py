@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
 from domain.ledger import Import
@@ -226,7 +226,15 @@ class CatchUp:
                         ops.extend(projection.changes(n.topic, event, n.id))
             start = page[-1].id
             new_positions = {name: max(pos, start) for name, pos in positions.items()}
-            self.store.apply(ops, new_positions)
+            try:
+                self.store.apply(ops, new_positions)
+            except IntegrityError:
+                # Another catch-up applied this page first (its position is ahead of
+                # ours, so ours was refused whole): continue from where it got to.
+                stored = self.store.positions()
+                positions = {name: stored.get(name, 0) for name in positions}
+                start = min(positions.values())
+                continue
             positions = new_positions
             seen += len(page)
             if progress:

@@ -106,37 +106,39 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, str | None]]:
+    """What the ledger says was imported; creates the store on first use."""
     try:
         with closing(ReadModelQueries(resolve_home(args.home))) as queries:
             return queries.recorded_versions()
-    except (StoreNotFoundError, sqlite3.Error):
+    except StoreNotFoundError:
+        with store_for(args):
+            return {}
+    except sqlite3.Error:
         return {}
 
 
 def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -> None:
-    from adapters.claude_code.reader import ClaudeCodeReader
+    from adapters import import_workers
     from adapters.cli import render
-    from application.importing import TranscriptImporter
 
-    with store_for(args) as store:
-        importer = TranscriptImporter(
-            store.app,
-            ClaudeCodeReader(),
-            store.blobs,
-            concurrency=args.jobs,
-            catch_up=store.catch_up,
-        )
-        progress = None if args.json else render.ImportProgress.start()
-        try:
-            importer.import_sources(
+    progress = None if args.json else render.ImportProgress.start()
+    try:
+        if progress:
+            progress.found(sources)
+        report.sources.extend(
+            import_workers.import_sources(
+                resolve_home(args.home),
                 sources,
-                report,
-                on_found=progress.found if progress else None,
+                args.jobs,
                 on_done=progress.done if progress else None,
             )
-        finally:
-            if progress:
-                progress.stop()
+        )
+    finally:
+        if progress:
+            progress.stop()
+    if any(s.outcome not in ("skipped", "failed") for s in report.sources):
+        with store_for(args) as store:
+            store.catch_up()
 
 
 def cmd_threads(args: argparse.Namespace) -> int:

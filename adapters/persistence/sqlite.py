@@ -9,6 +9,7 @@ upgrade), and a file created owner-only because transcripts hold secrets.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sqlite3
@@ -34,6 +35,20 @@ PRAGMAS = (
     "PRAGMA cache_size=-65536",
     "PRAGMA temp_store=MEMORY",
 )
+
+
+LOCK_FILENAME = "threadline.lock"
+
+
+@contextmanager
+def creation_lock(home: str) -> Iterator[None]:
+    """Held while a process opens the store, so two never race to create its tables."""
+    fd = os.open(os.path.join(home, LOCK_FILENAME), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def prepare_home(home: str) -> str:

@@ -1,0 +1,90 @@
+"""Importing many sources on every core: one worker process per core.
+
+Mapping transcript lines is CPU-bound Python, so threads cannot use a second
+core. Workers are forked before any SQLite connection is open (a connection
+must not cross a fork); each opens its own connection to the same store and
+imports whole sources with the same use case as the in-process path. SQLite
+serialises their writes; each source is still one atomic save.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+from adapters.claude_code.reader import ClaudeCodeReader
+from adapters.store import Store, open_store
+from application.importing import TranscriptImporter
+from application.reports import SourceReport
+from application.sources import Problem, SourceFile
+
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+"""Below this much to read, starting worker processes costs more than it saves."""
+
+_worker_importer: TranscriptImporter | None = None
+_worker_store: Store | None = None
+
+
+def import_sources(
+    home: str,
+    sources: list[SourceFile],
+    jobs: int,
+    on_done: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    """Import ``sources`` (at most ``jobs`` at once) and return a report for each."""
+    workers = min(jobs, os.cpu_count() or 1, len(sources))
+    if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
+        return _import_here(home, sources, jobs, on_done)
+    open_store(home).close()  # create the store and its tables once, then fork with none open
+    reports: list[SourceReport] = []
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_open_worker, initargs=(home,)
+    ) as pool:
+        futures: dict[Future[SourceReport], SourceFile] = {
+            pool.submit(_import_in_worker, source): source
+            for source in sorted(sources, key=lambda s: s.size, reverse=True)
+        }
+        for future in as_completed(futures):
+            report = _result(future, futures[future])
+            reports.append(report)
+            if on_done:
+                on_done(report)
+    return reports
+
+
+def _import_here(
+    home: str,
+    sources: list[SourceFile],
+    jobs: int,
+    on_done: Callable[[SourceReport], None] | None,
+) -> list[SourceReport]:
+    store = open_store(home)
+    try:
+        importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
+        return importer.import_each(sources, on_done)
+    finally:
+        store.close()
+
+
+def _open_worker(home: str) -> None:
+    global _worker_importer, _worker_store
+    _worker_store = open_store(home)
+    _worker_importer = TranscriptImporter(
+        _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1
+    )
+
+
+def _import_in_worker(source: SourceFile) -> SourceReport:
+    assert _worker_importer is not None
+    return _worker_importer.import_source(source)
+
+
+def _result(future: Future[SourceReport], source: SourceFile) -> SourceReport:
+    try:
+        return future.result()
+    except Exception as exc:  # a worker died or raised: that source failed, the run goes on
+        reason = f"import failed: {type(exc).__name__}: {exc}"
+        return SourceReport(source.path, "failed", problems=[Problem(source.path, 0, reason)])
