@@ -30,6 +30,7 @@ from eventsourcing.utils import Environment, EnvType
 from adapters.persistence.sqlite_queries import DB_FILENAME
 
 LOCK_TIMEOUT_SECONDS = 30
+PAGE_SIZE = 65536
 PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA cache_size=-65536",
@@ -58,7 +59,17 @@ def prepare_home(home: str) -> str:
     os.makedirs(home, mode=0o700, exist_ok=True)
     path = os.path.join(home, DB_FILENAME)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    is_new = os.fstat(fd).st_size == 0
     os.close(fd)
+    if is_new:
+        # Large pages: the file is mostly megabyte blobs (ADR 0005). Only takes
+        # effect before the first table is created.
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
     return path
 
 
