@@ -53,12 +53,7 @@ def _candidates(given: str, problems: list[Problem]) -> Iterable[str]:
     if _is_project_dir(path):
         yield from _project_files(path, problems)
         return
-    try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-    except OSError as exc:
-        problems.append(Problem(path, 0, f"cannot list directory: {exc.strerror}"))
-        return
-    for entry in entries:
+    for entry in _entries(path, problems):
         if _is_dir(entry):
             yield from _project_files(entry.path, problems)
 
@@ -111,12 +106,7 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 def _project_files(project: str, problems: list[Problem]) -> Iterable[str]:
     """Session files, old-style ``agent-*.jsonl`` beside them, and ``<session>/subagents/**``."""
-    try:
-        entries = sorted(os.scandir(project), key=lambda e: e.name)
-    except OSError as exc:
-        problems.append(Problem(project, 0, f"cannot list directory: {exc.strerror}"))
-        return
-    for entry in entries:
+    for entry in _entries(project, problems):
         if entry.name.endswith(".jsonl"):
             yield entry.path
         elif _is_dir(entry):
@@ -126,3 +116,12 @@ def _project_files(project: str, problems: list[Problem]) -> Iterable[str]:
                     for name in sorted(files):
                         if _AGENT_FILE.match(name):
                             yield os.path.join(dirpath, name)
+
+
+def _entries(directory: str, problems: list[Problem]) -> list[os.DirEntry[str]]:
+    """A directory's entries by name; none, and a problem, if it cannot be listed."""
+    try:
+        return sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(directory, 0, f"cannot list directory: {exc.strerror}"))
+        return []

@@ -72,25 +72,6 @@ TABLES = {
 
 TABLE_NAMES = {"threads": ("threads", "spawns"), "history": ("history",), "ledger": ("ledger",)}
 
-_THREAD_COLUMNS = (
-    "thread_id",
-    "title",
-    "preview",
-    "first_user_message",
-    "source_agent",
-    "source_path",
-    "source_session_id",
-    "agent_id",
-    "cwd",
-    "git_branch",
-    "git_sha",
-    "git_origin",
-    "models",
-    "created_at",
-    "updated_at",
-    "parent_thread_id",
-    "spawned_by_call_id",
-)
 _SUMMARY_COLUMNS = (
     "title",
     "preview",
@@ -102,6 +83,16 @@ _SUMMARY_COLUMNS = (
     "models",
     "created_at",
     "updated_at",
+)
+_THREAD_COLUMNS = (
+    "thread_id",
+    *_SUMMARY_COLUMNS,
+    "source_agent",
+    "source_path",
+    "source_session_id",
+    "agent_id",
+    "parent_thread_id",
+    "spawned_by_call_id",
 )
 _LEDGER_COLUMNS = (
     "thread_id",
