@@ -9,8 +9,11 @@ serialises their writes; each source is still one atomic save.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
@@ -22,6 +25,8 @@ from application.sources import Problem, SourceFile
 
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 """Below this much to read, starting worker processes costs more than it saves."""
+
+PR_SET_PDEATHSIG = 1
 
 _worker_importer: TranscriptImporter | None = None
 _worker_store: Store | None = None
@@ -69,8 +74,23 @@ def _import_here(
         store.close()
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when its parent dies, killed or not.
+
+    Without it a killed import would leave its workers running, holding the store.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: workers end when their pipe closes
+        return
+    if os.getppid() == 1:  # the parent died before we could ask
+        os._exit(1)
+
+
 def _open_worker(home: str) -> None:
     global _worker_importer, _worker_store
+    _die_with_parent()
     _worker_store = open_store(home)
     _worker_importer = TranscriptImporter(
         _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1

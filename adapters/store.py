@@ -10,6 +10,7 @@ from adapters.persistence.codec import CODEC_ENV, PydanticMapper
 from adapters.persistence.sqlite import (
     SQLiteBlobStore,
     creation_lock,
+    prepare_database,
     prepare_home,
     sqlite_env,
 )
@@ -56,8 +57,9 @@ def open_store(home: str | None = None) -> Store:
     """The embedded SQLite store under the Threadline home."""
     home = resolve_home(home)
     try:
-        db_path = prepare_home(home)
+        prepare_home(home)
         with creation_lock(home):
+            db_path = prepare_database(home)
             app = Threadline(env={**CODEC_ENV, **sqlite_env(db_path)})
             read_models = app.factory.tracking_recorder(SQLiteReadModels)
             assert isinstance(read_models, SQLiteReadModels)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -56,9 +57,17 @@ def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
         "git_sha": git.get("sha"),
         "git_origin": git.get("origin"),
         "models": orjson.dumps(summary["models"]).decode(),
-        "created_at": summary["created_at"],
-        "updated_at": summary["updated_at"],
+        "created_at": utc(summary["created_at"]),
+        "updated_at": utc(summary["updated_at"]),
     }
+
+
+def utc(timestamp: str | None) -> str | None:
+    """A timestamp in UTC with a fixed precision, so that the text sorts by time."""
+    if timestamp is None:
+        return None
+    moment = datetime.fromisoformat(timestamp).astimezone(UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class ThreadList:

@@ -27,8 +27,14 @@ class Threadline(Application[UUID]):
 
     @staticmethod
     def resume_point(entry: Import | None) -> ResumePoint | None:
-        """Where to continue reading a source that was imported before."""
+        """Where to continue reading a source that was imported before.
+
+        None when it must be read from the start: never read, no thread yet, or last
+        seen rejected (emptied or garbled), so what comes next replaces the history.
+        """
         if entry is None or entry.version_read is None or entry.thread_id is None:
+            return None
+        if entry.outcome == "rejected":
             return None
         v = entry.version_read
         return ResumePoint(
@@ -68,7 +74,7 @@ class Threadline(Application[UUID]):
                 content.parent_thread_id = thread_id
                 changed.append(self._record_thread(child_id, content, read.mode, known)[1])
                 sidechains[root] = child_id
-            if read.mode == "replace":
+            if read.mode != "append":
                 for root, child_id in entry.sidechains.items():
                     if root not in read.sidechains:
                         changed.append(self._emptied(child_id))

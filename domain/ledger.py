@@ -52,6 +52,7 @@ class Import(Aggregate):
         self.path = path
         self.version_read: SourceVersion | None = None
         self.thread_id: UUID | None = None
+        self.outcome: Outcome | None = None
         self.items_consumed = 0
         self.sidechains: dict[str, UUID] = {}
         self.sidechain_lines: dict[str, str] = {}
@@ -73,6 +74,7 @@ class Import(Aggregate):
         """``pages`` hold the bytes this version consumed: all of them, or the appended part."""
         check_thread_never_changes(self.thread_id, thread_id)
         self.path = path
+        self.outcome = outcome
         self.version_read = version
         self.thread_id = thread_id or self.thread_id
         self.items_consumed = items_consumed

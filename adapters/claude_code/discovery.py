@@ -60,6 +60,12 @@ def _candidates(given: str, problems: list[Problem]) -> Iterable[str]:
 
 def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> None:
     try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        problems.append(Problem(shown, 0, "file name is not valid UTF-8; not imported"))
+        return
+    try:
         canonical = os.path.realpath(path, strict=True)
         st = os.stat(canonical)
     except OSError as exc:

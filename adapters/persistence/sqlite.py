@@ -52,11 +52,18 @@ def creation_lock(home: str) -> Iterator[None]:
         os.close(fd)
 
 
-def prepare_home(home: str) -> str:
-    """Create the Threadline home (0700) and its database file (0600); return the file's path."""
+def prepare_home(home: str) -> None:
+    """Create the Threadline home, owner-only (0700)."""
     if os.path.exists(home) and not os.path.isdir(home):
         raise NotADirectoryError(f"{home} is not a directory")
     os.makedirs(home, mode=0o700, exist_ok=True)
+
+
+def prepare_database(home: str) -> str:
+    """Create the database file (0600) if needed and return its path.
+
+    Call under ``creation_lock``: a new file gets its page size and WAL mode here.
+    """
     path = os.path.join(home, DB_FILENAME)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     is_new = os.fstat(fd).st_size == 0

@@ -1,0 +1,441 @@
+"""Shared fixtures for the end-to-end and integration tests.
+
+Everything here is real: transcripts are JSONL files written to a tmp dir in
+the shape Claude Code writes them, the store is a real SQLite file in a tmp
+Threadline home, and the CLI runs as a subprocess (``python -m
+adapters.cli.main``), the way a user runs it.
+
+Test modules import the helpers below with ``from conftest import ...`` (pytest
+puts this directory on ``sys.path``); keep any other conftest.py inside a package
+(as ``tests/unit`` is) so that the name stays this module's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DB_FILENAME = "threadline.db"
+MODEL = "claude-sonnet-4-5-20250929"
+RECORDS_NAMESPACE = uuid.UUID("5d1c9a1e-0f3b-4b7a-9c55-0a1b2c3d4e5f")
+CWD_ROOT = "/nonexistent-threadline-tests"
+"""Transcripts' ``cwd`` lives here: never a directory, so never inside a git repository,
+and the branch a thread shows is the one its transcript records."""
+
+
+# -- running the CLI ----------------------------------------------------------
+
+
+class CliResult(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def cli_env(home: Path | str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CLAUDE_CONFIG_DIR", "COLUMNS")}
+    env.pop("THREADLINE_HOME", None)
+    if home is not None:
+        env["THREADLINE_HOME"] = str(home)
+    env.update(extra or {})
+    return env
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "adapters.cli.main", *map(str, args)]
+
+
+def run_cli(
+    *args: str | os.PathLike[str],
+    home: Path | str | None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> CliResult:
+    """Run ``threadline ARGS`` with ``THREADLINE_HOME=home``; return code, stdout and stderr."""
+    done = subprocess.run(
+        cli_command(*map(str, args)),
+        cwd=REPO,
+        env=cli_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(name="run_cli")
+def run_cli_fixture() -> Callable[..., CliResult]:
+    return run_cli
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path) -> Path:
+    """pytest's tmp dir with symlinks resolved: the importer names sources by real path."""
+    return tmp_path.resolve()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A Threadline home that does not exist yet (the CLI creates it)."""
+    return tmp_path / "threadline-home"
+
+
+# -- reading the store's SQLite file directly ---------------------------------
+
+
+def db_path(home: Path) -> Path:
+    return home / DB_FILENAME
+
+
+def query(home: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows from the store's SQLite file, read-only."""
+    conn = sqlite3.connect(f"file:{db_path(home)}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def stored_events_mark(home: Path) -> tuple[int, int]:
+    """(row count, max rowid) of ``stored_events``: anything written moves it."""
+    ((count, top),) = query(home, "SELECT count(*), coalesce(max(rowid), 0) FROM stored_events")
+    return count, top
+
+
+def event_topics(home: Path, originator_id: str) -> list[str]:
+    """The topics of one aggregate's stored events, in the order they were stored."""
+    rows = query(
+        home,
+        "SELECT topic FROM stored_events WHERE originator_id = ? ORDER BY rowid",
+        (uuid.UUID(originator_id).hex,),
+    )
+    return [topic for (topic,) in rows]
+
+
+def table(home: Path, name: str, order_by: str) -> list[tuple[Any, ...]]:
+    """Every row of a read-model table, in a stable order."""
+    return query(home, f"SELECT * FROM {name} ORDER BY {order_by}")
+
+
+# -- writing transcripts ------------------------------------------------------
+
+
+def jsonl(records: Iterable[dict[str, Any]], newline: str = "\n") -> bytes:
+    return "".join(
+        json.dumps(r, separators=(",", ":"), ensure_ascii=False) + newline for r in records
+    ).encode("utf-8")
+
+
+def write_transcript(path: Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write ``records`` as a JSONL file (one compact JSON object per line), creating dirs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jsonl(records))
+    return path
+
+
+def append_transcript(path: Path, records: Iterable[dict[str, Any]]) -> Path:
+    with path.open("ab") as f:
+        f.write(jsonl(records))
+    return path
+
+
+@pytest.fixture(name="write_transcript")
+def write_transcript_fixture() -> Callable[[Path, Iterable[dict[str, Any]]], Path]:
+    return write_transcript
+
+
+def expected_item_count(records: list[dict[str, Any]]) -> int:
+    """Items a transcript maps to: one per line, except that a user line gives one
+    message for its text plus one item per other block, and an assistant response
+    (fragments sharing ``message.id``) gives one message plus one item per
+    thinking or tool_use block."""
+    count, seen_ids = 0, set()
+    for record in records:
+        kind = record.get("type")
+        if kind == "user":
+            content = record["message"]["content"]
+            if isinstance(content, str):
+                count += 1
+            else:
+                count += any(b["type"] == "text" for b in content)
+                count += sum(b["type"] != "text" for b in content)
+        elif kind == "assistant":
+            message = record["message"]
+            if message["id"] not in seen_ids:
+                seen_ids.add(message["id"])
+                count += 1
+            count += sum(b["type"] != "text" for b in message["content"])
+        else:
+            count += 1
+    return count
+
+
+def iso(t: datetime) -> str:
+    """Claude Code's timestamp style: UTC, millisecond precision, ``Z``."""
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class Conversation:
+    """Builds the records of one Claude Code transcript, chained by uuid/parentUuid.
+
+    Every method appends a record to ``records`` and returns it. Uuids and
+    timestamps are deterministic: record n is ``start + n * step``.
+    """
+
+    session_id: str
+    cwd: str | None = f"{CWD_ROOT}/app"
+    git_branch: str | None = "main"
+    start: datetime = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    step: timedelta = timedelta(seconds=30)
+    is_sidechain: bool = False
+    agent_id: str | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    parent: str | None = None
+    _n: int = 0
+
+    def next_uuid(self) -> str:
+        self._n += 1
+        return str(uuid.uuid5(RECORDS_NAMESPACE, f"{self.session_id}/{self.agent_id}/{self._n}"))
+
+    def envelope(self, kind: str, **extra: Any) -> dict[str, Any]:
+        uid = self.next_uuid()
+        record: dict[str, Any] = {
+            "parentUuid": self.parent,
+            "isSidechain": self.is_sidechain,
+            "userType": "external",
+            "cwd": self.cwd,
+            "sessionId": self.session_id,
+            "version": "2.1.0",
+            "gitBranch": self.git_branch,
+            "type": kind,
+        }
+        if self.cwd is None:
+            del record["cwd"]
+        if self.git_branch is None:
+            del record["gitBranch"]
+        if self.agent_id is not None:
+            record["agentId"] = self.agent_id
+        record.update(extra)
+        record["uuid"] = uid
+        record["timestamp"] = iso(self.start + self.step * self._n)
+        self.parent = uid
+        return self.add(record)
+
+    def add(self, record: dict[str, Any]) -> dict[str, Any]:
+        self.records.append(record)
+        return record
+
+    @property
+    def last_timestamp(self) -> str:
+        return iso(self.start + self.step * self._n)
+
+    def user(self, content: str | list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return self.envelope("user", message={"role": "user", "content": content}, **extra)
+
+    def assistant(self, *blocks: str | dict[str, Any], message_id: str | None = None) -> dict:
+        content = [{"type": "text", "text": b} if isinstance(b, str) else b for b in blocks]
+        message = {
+            "id": message_id or f"msg_{self.session_id[:8]}_{self._n + 1:04d}",
+            "type": "message",
+            "role": "assistant",
+            "model": MODEL,
+            "content": content,
+            "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else None,
+            "usage": {"input_tokens": 10, "output_tokens": 20 + self._n},
+        }
+        return self.envelope("assistant", message=message, requestId=f"req_{self._n + 1:04d}")
+
+    def tool_result(self, call_id: str, output: Any, is_error: bool = False) -> dict[str, Any]:
+        block = {"type": "tool_result", "tool_use_id": call_id, "content": output}
+        if is_error:
+            block["is_error"] = True
+        stdout = output if isinstance(output, str) else ""
+        return self.user(
+            [block],
+            toolUseResult={"stdout": stdout, "stderr": "", "interrupted": False},
+        )
+
+    def tool_turn(self, name: str, tool_input: dict[str, Any], output: Any) -> str:
+        """An assistant tool call and the user line with its result; returns the call id."""
+        call_id = f"toolu_{self.session_id[:8]}_{self._n + 1:04d}"
+        self.assistant(
+            f"Running {name}.",
+            {"type": "tool_use", "id": call_id, "name": name, "input": tool_input},
+        )
+        self.tool_result(call_id, output)
+        return call_id
+
+    def summary(self, text: str) -> dict[str, Any]:
+        return self.add({"type": "summary", "summary": text, "leafUuid": str(uuid.uuid4())})
+
+    def custom_title(self, title: str) -> dict[str, Any]:
+        return self.add(
+            {"type": "custom-title", "customTitle": title, "sessionId": self.session_id}
+        )
+
+    def write(self, path: Path) -> Path:
+        return write_transcript(path, self.records)
+
+
+def thinking(text: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": text, "signature": "sig-" + text[:8].replace(" ", "")}
+
+
+def session_uuid(name: str) -> str:
+    return str(uuid.uuid5(RECORDS_NAMESPACE, f"session:{name}"))
+
+
+def slug(cwd: str) -> str:
+    """Claude Code's project directory name for a cwd."""
+    return "".join(c if c.isalnum() else "-" for c in cwd)
+
+
+def long_text(seed: str, chars: int) -> str:
+    """A text long enough to be left in its source line (more than 2048 characters)."""
+    words = f"{seed} alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    out: list[str] = []
+    size, i = 0, 0
+    while size < chars:
+        word = words[i % len(words)]
+        out.append(word)
+        size += len(word) + 1
+        i += 1
+    return " ".join(out)[:chars]
+
+
+# -- a small Claude Code tree -------------------------------------------------
+
+
+@dataclass
+class Session:
+    name: str
+    path: Path
+    conversation: Conversation
+    title: str
+    cwd: str | None
+    branch: str | None
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.conversation.records
+
+    @property
+    def created(self) -> datetime:
+        return min(parse_ts(r["timestamp"]) for r in self.records if "timestamp" in r)
+
+    @property
+    def updated(self) -> datetime:
+        return max(parse_ts(r["timestamp"]) for r in self.records if "timestamp" in r)
+
+
+@dataclass
+class ClaudeTree:
+    """A Claude home (``<root>/.claude``) and the sessions written under it."""
+
+    root: Path
+    sessions: list[Session]
+
+    @property
+    def claude_home(self) -> Path:
+        return self.root / ".claude"
+
+    @property
+    def projects(self) -> Path:
+        return self.claude_home / "projects"
+
+    def session(self, name: str) -> Session:
+        return next(s for s in self.sessions if s.name == name)
+
+    def newest_first(self) -> list[Session]:
+        return sorted(self.sessions, key=lambda s: s.updated, reverse=True)
+
+
+def build_session(
+    projects: Path,
+    name: str,
+    *,
+    cwd: str,
+    branch: str,
+    start: datetime,
+    prompts: list[str],
+    title: str | None = None,
+) -> Session:
+    """A session file: a summary line, a snapshot line, then one exchange per prompt."""
+    sid = session_uuid(name)
+    convo = Conversation(sid, cwd=cwd, git_branch=branch, start=start)
+    convo.summary(f"Summary of {name}")
+    convo.add({"type": "file-history-snapshot", "messageId": sid, "snapshot": {}})
+    for i, prompt in enumerate(prompts):
+        convo.user(prompt)
+        convo.assistant(
+            thinking(f"Thinking about {name} step {i}."),
+            f"Answer {i} for {name}.",
+            message_id=f"msg_{name}_{i}",
+        )
+        convo.tool_turn("Bash", {"command": f"ls step-{i}"}, f"file-{i}.txt\n")
+        convo.assistant(f"Done with step {i} of {name}.")
+    if title:
+        convo.custom_title(title)
+    path = convo.write(projects / slug(cwd) / f"{sid}.jsonl")
+    first = prompts[0]
+    return Session(name, path, convo, title or first, cwd, branch)
+
+
+def make_claude_tree(root: Path) -> ClaudeTree:
+    """Three sessions in two projects, written in an order unlike their time order."""
+    projects = root / ".claude" / "projects"
+    base = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    sessions = [
+        build_session(
+            projects,
+            "middle",
+            cwd=f"{CWD_ROOT}/web-app",
+            branch="feature/login",
+            start=base + timedelta(days=2),
+            prompts=["Add a login form to the web app", "Now validate the email field"],
+        ),
+        build_session(
+            projects,
+            "oldest",
+            cwd=f"{CWD_ROOT}/web-app",
+            branch="main",
+            start=base,
+            prompts=["Fix the flaky date test"],
+        ),
+        build_session(
+            projects,
+            "newest",
+            cwd=f"{CWD_ROOT}/cli-tool",
+            branch="release-2",
+            start=base + timedelta(days=5, hours=3),
+            prompts=["Explain the release script", "Shorten it", "Add --dry-run"],
+            title="Release script tidy-up",
+        ),
+    ]
+    return ClaudeTree(root, sessions)
+
+
+@pytest.fixture
+def claude_tree(tmp_path: Path) -> ClaudeTree:
+    return make_claude_tree(tmp_path / "user-home")

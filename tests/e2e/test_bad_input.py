@@ -1,0 +1,378 @@
+"""A corpus of bad input, imported in one run: every problem is reported with its file
+and line, every good line around it is kept, and nothing stops the run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    Conversation,
+    jsonl,
+    long_text,
+    query,
+    run_cli,
+    session_uuid,
+    write_transcript,
+)
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Case:
+    """One kind of bad input: how to write it, what must be reported, what must be kept."""
+
+    kind: str
+    write: Callable[[Path, Conversation], list[str]]
+    """Writes the case's file under the given directory; returns the uuids that must be kept."""
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    """(line, words the reason must contain); line 0 is about the whole file."""
+    outcome: str | None = "imported"
+    """None: not a source at all (reported while looking for sources)."""
+    file_name: str = ""
+
+    def path(self, project: Path) -> Path:
+        return project / (self.file_name or f"{session_uuid(self.kind)}.jsonl")
+
+
+def good_lines(convo: Conversation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two good lines to put before the bad one, and two to put after it."""
+    before = [convo.user(f"First prompt of {convo.session_id[:8]}"), convo.assistant("Reply one.")]
+    after = [convo.user("Second prompt"), convo.assistant("Reply two.")]
+    return before, after
+
+
+def around(bad: bytes) -> Callable[[Path, Conversation], list[str]]:
+    """Good lines, then ``bad`` as line 3, then more good lines."""
+
+    def write(path: Path, convo: Conversation) -> list[str]:
+        before, after = good_lines(convo)
+        path.write_bytes(jsonl(before) + bad + jsonl(after))
+        return [r["uuid"] for r in before + after]
+
+    return write
+
+
+def torn_last_line(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    path.write_bytes(jsonl(before + after) + b'{"type":"user","message":{"role":"us')
+    return [r["uuid"] for r in before + after]
+
+
+def invalid_utf8(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    bad = convo.user("caf\u00e9 PLACEHOLDER")
+    raw = jsonl([bad]).replace(b"PLACEHOLDER", b"\xff\xfe\xc3")
+    path.write_bytes(jsonl(before) + raw + jsonl(after))
+    return [r["uuid"] for r in [*before, bad, *after]]
+
+
+def unknown_record_type(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    novel = convo.envelope("worktree-state", worktree={"path": "/w", "branch": "b"})
+    path.write_bytes(jsonl(before) + jsonl([novel]) + jsonl(after))
+    return [r["uuid"] for r in [*before, novel, *after]]
+
+
+def wrong_content_type(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    bad = convo.envelope("user", message={"role": "user", "content": 42})
+    path.write_bytes(jsonl(before) + jsonl([bad]) + jsonl(after))
+    return [r["uuid"] for r in [*before, bad, *after]]
+
+
+def wrong_cwd_type(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    bad = convo.user("a prompt whose cwd is a number")
+    bad["cwd"] = 7
+    path.write_bytes(jsonl(before) + jsonl([bad]) + jsonl(after))
+    return [r["uuid"] for r in [*before, bad, *after]]
+
+
+def not_a_transcript(path: Path, convo: Conversation) -> list[str]:
+    write_transcript(path, [{"name": "settings", "theme": "dark"}, {"counter": 3}])
+    return []
+
+
+def empty_file(path: Path, convo: Conversation) -> list[str]:
+    path.write_bytes(b"")
+    return []
+
+
+def missing_cwd(path: Path, convo: Conversation) -> list[str]:
+    convo.cwd = None
+    before, after = good_lines(convo)
+    write_transcript(path, before + after)
+    return [r["uuid"] for r in before + after]
+
+
+def bom(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    path.write_bytes(UTF8_BOM + jsonl(before + after))
+    return [r["uuid"] for r in before + after]
+
+
+def crlf(path: Path, convo: Conversation) -> list[str]:
+    before, after = good_lines(convo)
+    big = convo.user(long_text("crlf", 3000))  # left in its source line; read back through \r\n
+    path.write_bytes(jsonl([*before, big, *after], newline="\r\n"))
+    return [r["uuid"] for r in [*before, big, *after]]
+
+
+def directory_named_jsonl(path: Path, convo: Conversation) -> list[str]:
+    path.mkdir()
+    write_transcript(path / "inside.jsonl", good_lines(convo)[0])
+    return []
+
+
+def symlink_loop(path: Path, convo: Conversation) -> list[str]:
+    path.symlink_to(path.name)
+    return []
+
+
+CASES = [
+    Case("blank_line", around(b"\n"), [(3, "blank line")]),
+    Case("whitespace_line", around(b"   \t \n"), [(3, "blank line")]),
+    Case("torn_last_line", torn_last_line, [(5, "incomplete last line")]),
+    Case("invalid_json", around(b"{this is not json}\n"), [(3, "invalid JSON")]),
+    Case("torn_line_mid_file", around(b'{"type":"user","message":{"ro\n'), [(3, "truncated JSON")]),
+    Case("json_array_line", around(b"[1, 2, 3]\n"), [(3, "a JSON list, not a record")]),
+    Case("invalid_utf8", invalid_utf8, [(3, "invalid UTF-8")]),
+    Case("nul_bytes", around(b"\x00" * 64 + b"\n"), [(3, "NUL bytes")]),
+    Case("unknown_record_type", unknown_record_type, []),
+    Case("wrong_content_type", wrong_content_type, [(3, "'message.content' should be")]),
+    Case("wrong_cwd_type", wrong_cwd_type, [(3, "'cwd' should be a string")]),
+    Case("not_a_transcript", not_a_transcript, [(0, "not a transcript")], outcome="rejected"),
+    Case("empty_file", empty_file, [(0, "empty file")], outcome="rejected"),
+    Case("missing_cwd", missing_cwd, [(0, "no 'cwd'")]),
+    Case("bom", bom, []),
+    Case("crlf", crlf, []),
+    Case(
+        "directory_named_jsonl",
+        directory_named_jsonl,
+        [(0, "not a regular file")],
+        outcome=None,
+        file_name="x.jsonl",
+    ),
+    Case(
+        "symlink_loop",
+        symlink_loop,
+        [(0, "symbolic link loop")],
+        outcome=None,
+        file_name="y.jsonl",
+    ),
+]
+
+
+@dataclass
+class Corpus:
+    home: Path
+    root: Path
+    exit_code: int
+    report: dict[str, Any]
+    paths: dict[str, Path]
+    kept: dict[str, list[str]]
+    good: list[Path]
+
+    def source(self, path: Path) -> dict[str, Any] | None:
+        found = [s for s in self.report["sources"] if s["path"] == str(path)]
+        assert len(found) <= 1
+        return found[0] if found else None
+
+    def problems(self, path: Path) -> list[tuple[int, str]]:
+        return [(p["line"], p["reason"]) for p in self.report["problems"] if p["path"] == str(path)]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """Every case in its own project directory, plus good sessions among them; one import."""
+    base = tmp_path_factory.mktemp("bad-input").resolve()
+    projects = base / ".claude" / "projects"
+    paths, kept, good = {}, {}, []
+    for case in CASES:
+        project = projects / f"-{case.kind}"
+        project.mkdir(parents=True)
+        path = case.path(project)
+        kept[case.kind] = case.write(path, Conversation(session_uuid(case.kind)))
+        paths[case.kind] = path
+        neighbour = Conversation(session_uuid(f"good-{case.kind}"))
+        good_lines(neighbour)
+        good.append(neighbour.write(project / f"{neighbour.session_id}.jsonl"))
+    home = base / "threadline-home"
+
+    result = run_cli("import", base / ".claude", "--json", home=home)
+
+    assert "Traceback" not in result.stderr
+    return Corpus(home, base, result.returncode, result.json(), paths, kept, good)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.kind)
+def test_bad_input_is_reported_with_its_line_and_the_good_lines_around_it_are_kept(
+    corpus: Corpus, case: Case
+) -> None:
+    path = corpus.paths[case.kind]
+
+    reported = corpus.problems(path)
+
+    assert len(reported) == len(case.problems), reported
+    for (line, reason), (want_line, want_words) in zip(reported, case.problems, strict=True):
+        assert line == want_line, reported
+        assert want_words in reason, reported
+    source = corpus.source(path)
+    if case.outcome is None:
+        assert source is None
+        return
+    assert source is not None
+    assert source["outcome"] == case.outcome
+    assert source["problems"] == len(case.problems)
+    if case.outcome == "rejected":
+        assert source["thread_id"] is None
+        return
+    shown = run_cli("show", source["thread_id"], "--json", home=corpus.home)
+    assert shown.returncode == 0, shown.stderr
+    items = shown.json()["items"]
+    assert [i["uuid"] for i in items] == corpus.kept[case.kind]
+
+
+def test_bom_and_crlf_lines_read_back_exactly(corpus: Corpus) -> None:
+    texts = {}
+    for kind in ("bom", "crlf"):
+        source = corpus.source(corpus.paths[kind])
+        assert source is not None
+        shown = run_cli("show", source["thread_id"], "--json", home=corpus.home).json()
+        texts[kind] = [p for i in shown["items"] for p in i["parts"]]
+        assert shown["thread"]["title"] == f"First prompt of {session_uuid(kind)[:8]}"
+
+    assert texts["bom"][0] == f"First prompt of {session_uuid('bom')[:8]}"
+    assert long_text("crlf", 3000) in texts["crlf"]
+    assert not [t for t in texts["crlf"] if "\r" in t]
+
+
+def test_one_run_over_the_whole_corpus_imports_every_good_file(corpus: Corpus) -> None:
+    expected_problems = sum(len(c.problems) for c in CASES)
+
+    assert corpus.exit_code == 1
+    assert len(corpus.report["problems"]) == expected_problems
+    for path in corpus.good:
+        source = corpus.source(path)
+        assert source is not None and source["outcome"] == "imported", path
+        assert source["problems"] == 0
+    importable = [c for c in CASES if c.outcome == "imported"]
+    ((threads,),) = query(corpus.home, "SELECT count(*) FROM threads")
+    assert threads == len(corpus.good) + len(importable)
+    assert corpus.report["counts"]["rejected"] == sum(c.outcome == "rejected" for c in CASES)
+    assert corpus.report["counts"]["failed"] == 0
+
+
+def test_a_torn_last_line_is_imported_once_it_is_complete(tmp_path: Path) -> None:
+    convo = Conversation(session_uuid("torn-then-complete"))
+    convo.user("start")
+    convo.assistant("half way")
+    last = convo.user("the line that was being written")
+    path = tmp_path / f"{convo.session_id}.jsonl"
+    whole = jsonl(convo.records)
+    path.write_bytes(whole[: -len(json.dumps(last)) // 2])
+    home = tmp_path / "home"
+    first = run_cli("import", path, "--json", home=home).json()
+    assert first["problems"][0]["line"] == 3
+
+    path.write_bytes(whole)
+    second = run_cli("import", path, "--json", home=home)
+
+    assert second.returncode == 0, second.stdout
+    report = second.json()
+    assert report["sources"][0]["outcome"] == "appended"
+    assert report["problems"] == []
+    items = run_cli("show", report["sources"][0]["thread_id"], "--json", home=home).json()["items"]
+    assert [i["uuid"] for i in items] == [r["uuid"] for r in convo.records]
+    assert [i["line"] for i in items] == [1, 2, 3]
+
+
+def test_a_complete_last_line_without_newline_then_more_lines_reports_no_problem(
+    tmp_path: Path,
+) -> None:
+    convo = Conversation(session_uuid("no-final-newline"))
+    convo.user("one")
+    convo.assistant("two")
+    path = tmp_path / f"{convo.session_id}.jsonl"
+    path.write_bytes(jsonl(convo.records).rstrip(b"\n"))
+    home = tmp_path / "home"
+    assert run_cli("import", path, "--json", home=home).returncode == 0
+    convo.user("three")
+    with path.open("ab") as f:
+        f.write(b"\n" + jsonl(convo.records[-1:]))
+
+    result = run_cli("import", path, "--json", home=home)
+
+    report = result.json()
+    assert report["problems"] == []
+    assert result.returncode == 0
+    items = run_cli("show", report["sources"][0]["thread_id"], "--json", home=home).json()["items"]
+    assert [i["line"] for i in items] == [1, 2, 3]
+
+
+def test_an_empty_file_that_is_written_later_is_imported_then(tmp_path: Path) -> None:
+    convo = Conversation(session_uuid("empty-at-first"))
+    path = tmp_path / f"{convo.session_id}.jsonl"
+    path.write_bytes(b"")
+    home = tmp_path / "home"
+    first = run_cli("import", path, "--json", home=home).json()
+    assert first["sources"][0]["outcome"] == "rejected"
+
+    convo.user("now there is a conversation")
+    convo.write(path)
+    result = run_cli("import", path, "--json", home=home)
+
+    assert result.returncode == 0, result.stdout
+    source = result.json()["sources"][0]
+    assert source["outcome"] == "imported"
+    assert query(home, "SELECT thread_id, item_count FROM threads") == [(source["thread_id"], 1)]
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(tmp_path: Path) -> None:
+    project = tmp_path / ".claude" / "projects" / "-names"
+    project.mkdir(parents=True)
+    odd = Conversation(session_uuid("odd-name"))
+    good_lines(odd)
+    try:
+        with open(os.path.join(os.fsencode(project), b"odd-\xff-name.jsonl"), "wb") as f:
+            f.write(jsonl(odd.records))
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    good = Conversation(session_uuid("good-name"))
+    good_lines(good)
+    good_path = good.write(project / f"{good.session_id}.jsonl")
+    home = tmp_path / "home"
+
+    result = run_cli("import", tmp_path / ".claude", "--json", home=home)
+
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    report = result.json()
+    (good_source,) = [s for s in report["sources"] if s["path"] == str(good_path)]
+    assert good_source["outcome"] == "imported"
+    odd_sources = [s for s in report["sources"] if "odd-" in s["path"]]
+    odd_problems = [p for p in report["problems"] if "odd-" in p["path"]]
+    assert [s["outcome"] for s in odd_sources] == ["imported"] or odd_problems
+
+
+def test_a_path_that_does_not_exist_is_reported_and_the_other_paths_are_imported(
+    tmp_path: Path,
+) -> None:
+    good = Conversation(session_uuid("beside-a-missing-path"))
+    good_lines(good)
+    good_path = good.write(tmp_path / "project" / f"{good.session_id}.jsonl")
+    missing = tmp_path / "no-such-project"
+
+    result = run_cli("import", missing, good_path, "--json", home=tmp_path / "home")
+
+    assert result.returncode == 1
+    report = result.json()
+    assert [(p["path"], p["line"]) for p in report["problems"]] == [(str(missing), 0)]
+    assert "no such file or directory" in report["problems"][0]["reason"]
+    assert [(s["path"], s["outcome"]) for s in report["sources"]] == [(str(good_path), "imported")]
