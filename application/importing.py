@@ -1,9 +1,11 @@
-"""Importing transcripts: the pipeline around ``Threadline.record_import``.
+"""Importing transcripts in one process: the pipeline around ``Threadline.record_import``.
 
 detect sources -> cheap skip (same size and mtime as the ledger) -> read,
-parse and hash in one pass (in worker threads; hashing and SQLite release the
-GIL) -> save the thread and its ledger entry atomically -> read models catch up.
-A bounded number of sources is in flight at once.
+parse and hash in one pass -> save the thread and its ledger entry atomically
+-> read models catch up. A bounded number of sources is in flight at once, on
+threads (hashing and SQLite release the GIL). The CLI skips unchanged sources
+before loading any of this and spreads large imports over one process per core
+(``adapters/import_workers.py``), each running ``import_source``.
 """
 
 from __future__ import annotations

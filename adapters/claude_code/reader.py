@@ -112,7 +112,8 @@ class ClaudeCodeReader:
             consumed_sha256=consumed.hexdigest(),
             consumed_lines=line_no,
         )
-        main, sidechains = self._threads(source, mapper)
+        # Lines appended to a known transcript belong to it, whatever they hold.
+        main, sidechains = self._threads(source, mapper, continuing=mode == "append")
         return ReadTranscript(
             sidechain_lines=mapper.sidechain_lines(),
             version=version,
@@ -151,11 +152,11 @@ class ClaudeCodeReader:
     # -- threads -------------------------------------------------------------
 
     def _threads(
-        self, source: SourceFile, mapper: TranscriptMapper
+        self, source: SourceFile, mapper: TranscriptMapper, *, continuing: bool
     ) -> tuple[ThreadContent | None, dict[str, ThreadContent]]:
         path = source.path
         facts = mapper.main
-        if not _looks_like_transcript(mapper):
+        if not continuing and not _looks_like_transcript(mapper):
             if facts.records or mapper.sidechains:
                 mapper.problem(0, "no Claude Code conversation records; not a transcript")
             elif not mapper.problems:
@@ -177,7 +178,7 @@ class ClaudeCodeReader:
             parent_thread_id=imported_thread_id(AGENT, parent_key) if parent_key else None,
             spawned_by_call_id=_spawning_call(path, facts.agent_id) if subagent else None,
         )
-        if facts.cwd is None and facts.records:
+        if facts.cwd is None and facts.records and not continuing:
             mapper.problem(0, "no 'cwd' in any record; imported without a working directory")
         sidechains = {
             root: ThreadContent(

@@ -307,6 +307,37 @@ def test_appended_lines_are_appended_to_the_same_thread_and_earlier_items_stay(
     assert thread_ids_in_store(home) == [first["thread_id"]]
 
 
+def test_garbage_appended_to_a_transcript_is_reported_and_later_lines_still_append(
+    tmp_path: Path, home: Path
+) -> None:
+    convo = one_session()
+    path = convo.write(session_path(tmp_path, convo))
+    first = source_report(import_json(path, home=home), path)
+    before = show(home, first["thread_id"])
+    lines_before = path.read_bytes().count(b"\n")
+    with path.open("ab") as f:
+        f.write(b"not json at all\n")
+
+    garbled = import_json(path, home=home)
+
+    assert source_report(garbled, path)["outcome"] == "appended"
+    assert [(p["line"], p["reason"]) for p in garbled["problems"]] == [
+        (lines_before + 1, "invalid JSON: invalid literal, expected 'null' at column 1")
+    ]
+    assert show(home, first["thread_id"])["items"] == before["items"]
+    already = len(convo.records)
+    convo.user("After the garbage")
+    append_transcript(path, convo.records[already:])
+
+    again = source_report(import_json(path, home=home), path)
+
+    assert again["outcome"] == "appended"
+    after = show(home, first["thread_id"])
+    assert after["items"][: len(before["items"])] == before["items"]
+    assert len(after["items"]) == len(before["items"]) + 1
+    assert thread_ids_in_store(home) == [first["thread_id"]]
+
+
 def test_a_source_rewritten_in_place_replaces_the_history_of_the_same_thread(
     tmp_path: Path, home: Path
 ) -> None:
