@@ -25,7 +25,6 @@ class Store:
     app: Threadline
     blobs: SQLiteBlobStore
     read_models: SQLiteReadModels
-    location: str
     _catch_up: CatchUp = field(init=False)
 
     def __post_init__(self) -> None:
@@ -36,12 +35,6 @@ class Store:
             decode=mapper.decode_state,  # type: ignore[arg-type]
             store=self.read_models,
         )
-
-    def decode(self, state: bytes) -> dict[str, Any]:
-        """A stored event's fields as plain JSON data."""
-        mapper = self.app.mapper
-        assert isinstance(mapper, PydanticMapper)
-        return mapper.decode_state(state)
 
     def catch_up(self, **kwargs: Any) -> int:
         return self._catch_up.run(**kwargs)
@@ -69,4 +62,4 @@ def open_store(home: str | None = None) -> Store:
         raise StoreUnavailableError(f"cannot open the store in {home}: {reason}") from exc
     except Exception as exc:  # any failure here means there is no usable store
         raise StoreUnavailableError(f"cannot open the store in {home}: {exc}") from exc
-    return Store(home=home, app=app, blobs=blobs, read_models=read_models, location=db_path)
+    return Store(home=home, app=app, blobs=blobs, read_models=read_models)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -70,6 +70,3 @@ class TranscriptReader(Protocol):
     def read(
         self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
     ) -> ReadTranscript: ...
-
-
-ProgressCallback = Callable[[int], None]

@@ -192,7 +192,6 @@ class TranscriptMapper:
         self.sidechains: dict[str, ThreadFacts] = {}
         self._chain_root: dict[str, str] = {}
         self.problems: list[Problem] = []
-        self.unknown_types: dict[str, int] = {}
 
     def continue_chains(self, sidechain_lines: dict[str, str]) -> None:
         """Carry on from an earlier import: which inline sidechain each known line was in."""
@@ -313,9 +312,7 @@ class TranscriptMapper:
                 thread.ai_title = title.strip()
             thread.add(SystemNote(line=line.number, subtype="ai_title", text=_str(title)))
         else:
-            name = str(kind) if kind is not None else "(no type)"
-            self.unknown_types[name] = self.unknown_types.get(name, 0) + 1
-            thread.add(_unknown(record, line, name))
+            thread.add(_unknown(record, line, str(kind) if kind is not None else "(no type)"))
 
     def _envelope(
         self, record: dict[str, Any], line: _Line, thread: ThreadFacts

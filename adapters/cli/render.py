@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -28,8 +27,6 @@ class ImportProgress:
 
     progress: Progress | None
     task: Any = None
-    total_bytes: int = 0
-    _seen: set[str] = field(default_factory=set)
 
     @classmethod
     def start(cls) -> ImportProgress:
@@ -237,7 +234,3 @@ def item_text(item: dict[str, Any]) -> str:
 
 def _when(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else ""
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -15,7 +15,6 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from eventsourcing.sqlite import (
     SQLiteConnection,
@@ -157,12 +156,3 @@ class SQLiteBlobStore:
         if row is None:
             raise KeyError(f"no blob {key}")
         return bytes(row[0])
-
-    def count(self) -> int:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT count(*) FROM blobs")
-            return int(c.fetchone()[0])
-
-
-def rows(cursor: Any) -> list[dict[str, Any]]:
-    return [dict(r) for r in cursor.fetchall()]
