@@ -141,6 +141,17 @@ def rewrite(source: Source, rng: random.Random) -> None:
 # -- killing an import -----------------------------------------------------------------
 
 
+def start_import(home: Path, projects: Path) -> subprocess.Popen[bytes]:
+    """``threadline import`` in a subprocess of its own, to be killed."""
+    return subprocess.Popen(
+        cli_command("import", str(projects), "--json"),
+        cwd=REPO,
+        env=cli_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def progress(home: Path, rowid: int) -> tuple[int, int] | None:
     """(LedgerRecorded events stored after ``rowid``, blobs stored); None while the store
     cannot be read without getting in the import's way."""
@@ -179,13 +190,7 @@ def import_killed(home: Path, projects: Path, rng: random.Random, changed: int, 
     milliseconds; all of them saved means killed while the read models catch up).
     Says where."""
     blobs_before = blob_count(home)
-    proc = subprocess.Popen(
-        cli_command("import", str(projects), "--json"),
-        cwd=REPO,
-        env=cli_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_import(home, projects)
     started = time.monotonic()
     try:
         if rng.random() < 0.3:
@@ -476,13 +481,7 @@ def test_an_import_killed_while_its_worker_processes_run_leaves_none_behind(
     sources = make_worker_tree(tmp_path / "user-home")
     projects = tmp_path / "user-home" / ".claude" / "projects"
     home = tmp_path / "home"
-    proc = subprocess.Popen(
-        cli_command("import", str(projects), "--json"),
-        cwd=REPO,
-        env=cli_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_import(home, projects)
     workers: set[int] = set()
     try:
         while proc.poll() is None and not workers:
