@@ -10,7 +10,7 @@ same thread id.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -83,6 +83,22 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b) if a and b else a or b
 
 
+class SessionSettings(Immutable):
+    """How a live session is configured: which model, where, and what it may do."""
+
+    model: str
+    provider: str
+    reasoning_effort: str | None = None
+    cwd: str
+    approval_policy: str
+    sandbox_policy: str
+    user_instructions: str | None = None
+
+
+LIVE_AGENT = "threadline"
+"""The ``source.agent`` of a thread started here rather than imported."""
+
+
 class Session(Aggregate):
     @staticmethod
     def create_id(thread_id: UUID, **_: object) -> UUID:
@@ -102,6 +118,58 @@ class Session(Aggregate):
         self.parent_thread_id = parent_thread_id
         self.spawned_by_call_id = spawned_by_call_id
         self.item_count = 0
+        self.settings: SessionSettings | None = None
+
+    class SessionConfigured(Aggregate.Created):
+        """A live session started here: a second created event beside ``SessionImported``.
+
+        It does not run ``__init__`` (whose parameters are an import's); the
+        session is built from its settings.
+        """
+
+        thread_id: UUID
+        settings: SessionSettings
+
+        def mutate(self, aggregate: Any) -> Any:
+            assert aggregate is None
+            session = Session.__new__(Session)
+            session.__base_init__(
+                originator_id=self.originator_id,
+                originator_version=self.originator_version,
+                timestamp=self.timestamp,
+            )
+            session._apply_settings(self.settings, self.timestamp)
+            return session
+
+    @classmethod
+    def configure(cls, thread_id: UUID, settings: SessionSettings) -> Session:
+        """A new live session."""
+        check_cwd_is_absolute(settings.cwd)
+        return cls._create(cls.SessionConfigured, thread_id=thread_id, settings=settings)
+
+    def _apply_settings(self, settings: SessionSettings, at: datetime) -> None:
+        self.source = TranscriptSource(agent=LIVE_AGENT, path=settings.cwd, session_id=str(self.id))
+        self.summary = ThreadSummary(
+            title="",
+            title_source="fallback",
+            preview="",
+            first_user_message="",
+            cwd=settings.cwd,
+            git=None,
+            models=[settings.model],
+            created_at=at,
+            updated_at=at,
+        )
+        self.parent_thread_id = None
+        self.spawned_by_call_id = None
+        self.item_count = 0
+        self.settings = settings
+
+    @event("RolloutResumed")
+    def resume(self, settings: SessionSettings) -> None:
+        """A stored thread continues live; its initial context follows in one batch."""
+        check_cwd_is_absolute(settings.cwd)
+        self.settings = settings
 
     @event("ItemsRecorded")
     def _record_chunk(self, first_position: int, items: list[Item]) -> None:
@@ -137,3 +205,12 @@ def check_is_next_position(item_count: int, first_position: int) -> None:
         raise HistoryOutOfOrderError(
             f"items must continue at position {item_count}, not {first_position}"
         )
+
+
+class CwdNotAbsoluteError(ValueError):
+    pass
+
+
+def check_cwd_is_absolute(cwd: str) -> None:
+    if not cwd.startswith("/"):
+        raise CwdNotAbsoluteError(f"cwd must be an absolute path, not {cwd!r}")

@@ -1,0 +1,404 @@
+"""Live sessions: start a new one or resume a stored one, after Codex's ``Session::new``.
+
+Start-up runs four independent tasks concurrently (PR #2305): the rollout (a
+new Session, or a stored one loaded with its items), the MCP connection
+manager, default shell discovery and the prompt-history metadata. Failure
+rules:
+
+- a resume that fails is a hard error (``ResumeFailedError``) and records
+  nothing; whatever the other tasks started is stopped first;
+- a new session whose store cannot be opened or written runs unpersisted, and
+  an ``Error`` event follows ``SessionConfigured``;
+- a failed MCP manager, and each failed MCP server, is an ``Error`` event
+  after ``SessionConfigured``.
+
+``SessionConfigured`` always comes first. The initial context (the user
+instructions and the environment context) is recorded as one batch, on new
+sessions and on resume. Blocking work (SQLite, files) runs in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID, uuid4
+
+from application.threadline import Threadline
+from domain.items import Item, SystemNote, UserMessage
+from domain.session import Session, SessionSettings, check_cwd_is_absolute
+
+Event = dict[str, Any]
+"""What a session announces, as plain data: ``type`` is the event's name."""
+
+FLUSH_AFTER_SECONDS = 0.1
+"""Recorded items wait this long for others to share their write."""
+FLUSH_AT_ITEMS = 256
+"""...unless this many are waiting."""
+
+
+# -- configuration and what the start-up tasks report -------------------------
+
+
+@dataclass(frozen=True)
+class McpServerConfig:
+    """One ``[mcp_servers.NAME]`` table, in Codex's shape."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout_sec: float = 10.0
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    settings: SessionSettings
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Shell:
+    kind: str
+    """bash, zsh, fish, sh, ... (the executable's name)."""
+    path: str
+    rc_file: str | None
+
+
+@dataclass(frozen=True)
+class HistoryMetadata:
+    log_id: str
+    """Stable while the prompt log is the same file; "" when there is no log."""
+    entry_count: int
+
+
+@dataclass(frozen=True)
+class McpStartup:
+    tools: list[str]
+    """Qualified ``server__tool`` names."""
+    failures: dict[str, str]
+    """Server name -> why it did not start, in configuration order."""
+
+
+# -- ports ----------------------------------------------------------------------
+
+
+class SessionStore(Protocol):
+    @property
+    def app(self) -> Threadline: ...
+
+    @property
+    def location(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class McpConnections(Protocol):
+    async def start(self, servers: Mapping[str, McpServerConfig]) -> McpStartup: ...
+
+    async def stop(self) -> None: ...
+
+
+class PromptHistory(Protocol):
+    def metadata(self) -> HistoryMetadata: ...
+
+    def append(self, session_id: UUID, text: str) -> None: ...
+
+
+@dataclass
+class SessionServices:
+    """The adapters a session runs on (``adapters.sessions.session_services`` builds them)."""
+
+    open_store: Callable[[], SessionStore]
+    mcp: Callable[[], McpConnections]
+    discover_shell: Callable[[], Shell]
+    prompt_history: PromptHistory
+
+
+class ResumeFailedError(Exception):
+    pass
+
+
+# -- the use cases --------------------------------------------------------------
+
+
+class Sessions:
+    def __init__(self, services: SessionServices) -> None:
+        self.services = services
+
+    async def start_session(self, config: SessionConfig) -> LiveSession:
+        """A new session: an id minted, ``SessionConfigured`` recorded."""
+        check_cwd_is_absolute(config.settings.cwd)
+        return await self._start(config, resume=None)
+
+    async def resume_session(self, thread_id: UUID, config: SessionConfig) -> LiveSession:
+        """A stored thread continued live; raises ``ResumeFailedError``."""
+        check_cwd_is_absolute(config.settings.cwd)
+        return await self._start(config, resume=thread_id)
+
+    async def _start(self, config: SessionConfig, resume: UUID | None) -> LiveSession:
+        rollout = self._resume(resume, config) if resume else self._new(config)
+        results = await asyncio.gather(
+            rollout,
+            self._mcp(config.mcp_servers),
+            asyncio.to_thread(self.services.discover_shell),
+            asyncio.to_thread(self.services.prompt_history.metadata),
+            return_exceptions=True,
+        )
+        opened, mcp_result, shell, history = results
+        if isinstance(mcp_result, BaseException):
+            raise mcp_result
+        mcp, mcp_error, startup = mcp_result
+        if isinstance(opened, BaseException):
+            await mcp.stop()
+            raise opened
+        if isinstance(shell, BaseException):
+            shell = Shell(kind="sh", path="/bin/sh", rc_file=None)
+        if isinstance(history, BaseException):
+            history = HistoryMetadata(log_id="", entry_count=0)
+        session, store, restored, errors = opened
+
+        session.record_items(initial_context(config.settings, shell, session.item_count))
+        if store is not None:
+            try:
+                await asyncio.to_thread(store.app.save, session)
+            except Exception as exc:
+                await asyncio.to_thread(store.close)
+                if resume:
+                    await mcp.stop()
+                    raise ResumeFailedError(f"failed to resume thread {resume}: {exc}") from exc
+                store = None
+                errors.append(f"failed to persist the session: {exc}")
+        if store is None:
+            session.collect_events()
+
+        if mcp_error:
+            errors.append(mcp_error)
+        errors.extend(
+            f"MCP client for `{name}` failed to start: {why}"
+            for name, why in startup.failures.items()
+        )
+        configured: Event = {
+            "type": "SessionConfigured",
+            "session_id": str(session.id),
+            "model": config.settings.model,
+            "resumed": resume is not None,
+            "history_log_id": history.log_id,
+            "history_entry_count": history.entry_count,
+            "stored_in": store.location if store else None,
+            "mcp_tools": startup.tools,
+            "shell": {"kind": shell.kind, "path": shell.path, "rc_file": shell.rc_file},
+        }
+        if resume:
+            configured["initial_messages"] = [
+                item.model_dump(mode="json") for item in restored if item.type in _MESSAGES
+            ]
+        events = [configured, *({"type": "Error", "message": e} for e in errors)]
+        return LiveSession(session, store, mcp, self.services.prompt_history, shell, events)
+
+    async def _new(
+        self, config: SessionConfig
+    ) -> tuple[Session, SessionStore | None, list[Item], list[str]]:
+        session = Session.configure(thread_id=uuid4(), settings=config.settings)
+        try:
+            store: SessionStore | None = await asyncio.to_thread(self.services.open_store)
+        except Exception as exc:
+            return session, None, [], [f"failed to initialize rollout recorder: {exc}"]
+        return session, store, [], []
+
+    async def _resume(
+        self, thread_id: UUID, config: SessionConfig
+    ) -> tuple[Session, SessionStore | None, list[Item], list[str]]:
+        try:
+            store = await asyncio.to_thread(self.services.open_store)
+        except Exception as exc:
+            raise ResumeFailedError(f"failed to resume thread {thread_id}: {exc}") from exc
+        try:
+            session, items = await asyncio.to_thread(load_thread, store.app, thread_id)
+            session.resume(settings=config.settings)
+        except BaseException as exc:
+            await asyncio.to_thread(store.close)
+            raise ResumeFailedError(f"failed to resume thread {thread_id}: {exc}") from exc
+        return session, store, items, []
+
+    async def _mcp(
+        self, servers: Mapping[str, McpServerConfig]
+    ) -> tuple[McpConnections, str | None, McpStartup]:
+        try:
+            manager = self.services.mcp()
+            return manager, None, await manager.start(servers)
+        except Exception as exc:
+            error = f"failed to create the MCP connection manager: {exc}"
+            return _NoMcp(), error, McpStartup(tools=[], failures={})
+
+
+_MESSAGES = ("user", "assistant")
+
+
+class ThreadNotFoundError(LookupError):
+    pass
+
+
+def load_thread(app: Threadline, thread_id: UUID) -> tuple[Session, list[Item]]:
+    """A stored Session and its items, from one read of its events."""
+    session: Session | None = None
+    items: list[Item] = []
+    for domain_event in app.events.get(thread_id):
+        session = domain_event.mutate(session)  # type: ignore[attr-defined]
+        if isinstance(domain_event, Session.ItemsRecorded):  # type: ignore[attr-defined]
+            items.extend(domain_event.items)
+        elif isinstance(domain_event, Session.HistoryReplaced):  # type: ignore[attr-defined]
+            items.clear()
+    if session is None:
+        raise ThreadNotFoundError("no such thread in the store")
+    return session, items
+
+
+def initial_context(settings: SessionSettings, shell: Shell, position: int) -> list[Item]:
+    """The user-instructions message and the environment context, as one batch."""
+    now = datetime.now(UTC)
+    items: list[Item] = []
+    if settings.user_instructions:
+        items.append(
+            UserMessage(line=position, timestamp=now, parts=[settings.user_instructions], meta=True)
+        )
+    environment = {
+        "cwd": settings.cwd,
+        "approval_policy": settings.approval_policy,
+        "sandbox_policy": settings.sandbox_policy,
+        "shell": shell.kind,
+    }
+    items.append(
+        SystemNote(
+            line=position + len(items),
+            timestamp=now,
+            subtype="environment_context",
+            data=environment,
+        )
+    )
+    return items
+
+
+class _NoMcp:
+    """The empty manager a session gets when its MCP manager could not be created."""
+
+    async def start(self, servers: Mapping[str, McpServerConfig]) -> McpStartup:
+        return McpStartup(tools=[], failures={})
+
+    async def stop(self) -> None:
+        return None
+
+
+# -- a running session ----------------------------------------------------------
+
+
+class LiveSession:
+    """A session after start-up: records items in batches until ``shutdown``.
+
+    A live item's ``line`` is its position in the thread.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        store: SessionStore | None,
+        mcp: McpConnections,
+        prompt_history: PromptHistory,
+        shell: Shell,
+        events: list[Event],
+    ) -> None:
+        self._session = session
+        self._store = store
+        self._mcp = mcp
+        self._history = prompt_history
+        self.shell = shell
+        self.events = events
+        """What start-up announced: ``SessionConfigured`` first, then any errors."""
+        self.on_event: Callable[[Event], None] | None = None
+        """Told of every event announced after start-up (e.g. a failed write)."""
+        self._pending: list[Item] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @property
+    def id(self) -> UUID:
+        return self._session.id
+
+    @property
+    def persisted(self) -> bool:
+        return self._store is not None
+
+    @property
+    def next_position(self) -> int:
+        return self._session.item_count + len(self._pending)
+
+    def record(self, items: Sequence[Item]) -> None:
+        """Queue items; they are written together shortly, or at ``shutdown``."""
+        if self._closed:
+            raise RuntimeError("the session has shut down")
+        self._pending.extend(items)
+        if len(self._pending) >= FLUSH_AT_ITEMS:
+            self._flush_soon(0)
+        elif self._timer is None:
+            self._flush_soon(FLUSH_AFTER_SECONDS)
+
+    async def submit_prompt(self, text: str) -> None:
+        """Record a user prompt and append it to the prompt log."""
+        now = datetime.now(UTC)
+        self.record([UserMessage(line=self.next_position, timestamp=now, parts=[text])])
+        await asyncio.to_thread(self._history.append, self.id, text)
+
+    async def flush(self) -> None:
+        """Write every queued item now, in one save."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            self._session.record_items(batch)
+            if self._store is None:
+                self._session.collect_events()
+                return
+            try:
+                await asyncio.to_thread(self._store.app.save, self._session)
+            except Exception as exc:
+                self._session.collect_events()
+                self._announce({"type": "Error", "message": f"failed to record items: {exc}"})
+
+    async def shutdown(self) -> None:
+        """Flush, stop every MCP server, close the store. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.flush()
+            if self._flushes:
+                await asyncio.gather(*self._flushes, return_exceptions=True)
+        finally:
+            try:
+                await self._mcp.stop()
+            finally:
+                if self._store is not None:
+                    await asyncio.to_thread(self._store.close)
+
+    def _flush_soon(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._timer = None
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    def _announce(self, event: Event) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
