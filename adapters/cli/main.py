@@ -58,11 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "names", nargs="*", metavar="NAME", help="threads, history, ledger (default all)"
     )
+    from adapters.cli.session_commands import add_session_parser
+
+    add_session_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "session":
+        from adapters.cli.session_commands import cmd_session
+
+        return cmd_session(args)
     from adapters.cli import commands
     from adapters.home import StoreUnavailableError
 

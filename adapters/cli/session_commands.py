@@ -1,0 +1,107 @@
+"""``threadline session start|resume``: a live session on the terminal.
+
+Prints the session's events as JSON lines (``SessionConfigured`` first, then
+any ``Error``), records each line of standard input as a user prompt (and
+appends it to the prompt log) until end of input, then shuts down — flushes,
+stops every MCP server — and prints ``ShutdownComplete``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+
+def add_session_parser(sub: Any) -> None:
+    """The ``session`` command and its ``start`` and ``resume`` subcommands."""
+    p = sub.add_parser("session", help="run a live session: start a new one or resume a thread")
+    actions = p.add_subparsers(dest="session_command", required=True, metavar="ACTION")
+    start = actions.add_parser("start", help="start a new session")
+    resume = actions.add_parser("resume", help="continue a stored thread")
+    resume.add_argument("thread_id", metavar="THREAD_ID", help="the thread's id")
+    for q in (start, resume):
+        q.add_argument("--cwd", help="the session's working directory (absolute)")
+        q.add_argument("--model")
+        q.add_argument("--provider", dest="model_provider")
+        q.add_argument("--reasoning-effort", dest="model_reasoning_effort")
+        q.add_argument("--approval-policy")
+        q.add_argument("--sandbox-policy")
+        q.add_argument("--instructions", dest="user_instructions", help="user instructions")
+
+
+def cmd_session(args: argparse.Namespace) -> int:
+    from adapters.home import resolve_home
+    from adapters.sessions.config import ConfigError, load_session_config
+
+    home = resolve_home(args.home)
+    overrides = {
+        key: getattr(args, key)
+        for key in (
+            "cwd",
+            "model",
+            "model_provider",
+            "model_reasoning_effort",
+            "approval_policy",
+            "sandbox_policy",
+            "user_instructions",
+        )
+    }
+    thread_id: UUID | None = None
+    if args.session_command == "resume":
+        try:
+            thread_id = UUID(args.thread_id)
+        except ValueError:
+            return _fail(f"not a thread id: {args.thread_id!r}", EXIT_USAGE)
+    try:
+        config = load_session_config(home, overrides)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    import asyncio
+
+    return asyncio.run(_run(home, config, thread_id))
+
+
+async def _run(home: str, config: Any, thread_id: UUID | None) -> int:
+    import asyncio
+
+    from adapters.sessions import session_services
+    from application.sessions import ResumeFailedError, Sessions
+
+    sessions = Sessions(session_services(home))
+    try:
+        if thread_id is None:
+            live = await sessions.start_session(config)
+        else:
+            live = await sessions.resume_session(thread_id, config)
+    except ResumeFailedError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    try:
+        for event in live.events:
+            _emit(event)
+        live.on_event = _emit
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            prompt = line.rstrip("\n")
+            if prompt:
+                await live.submit_prompt(prompt)
+    finally:
+        await live.shutdown()
+    _emit({"type": "ShutdownComplete", "session_id": str(live.id)})
+    return EXIT_OK
+
+
+def _emit(event: dict[str, Any]) -> None:
+    sys.stdout.write(orjson.dumps(event).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"threadline: {message}", file=sys.stderr)
+    return status
