@@ -349,7 +349,12 @@ class LiveSession:
         """Record a user prompt and append it to the prompt log."""
         now = datetime.now(UTC)
         self.record([UserMessage(line=self.next_position, timestamp=now, parts=[text])])
-        await asyncio.to_thread(self._history.append, self.id, text)
+        try:
+            await asyncio.to_thread(self._history.append, self.id, text)
+        except Exception as exc:
+            self._announce(
+                {"type": "Error", "message": f"failed to append to the prompt log: {exc}"}
+            )
 
     async def flush(self) -> None:
         """Write every queued item now, in one save."""
