@@ -1,0 +1,118 @@
+"""``threadline session start|resume`` as a user runs it: a subprocess, stdin, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from conftest import REPO, cli_command, cli_env, event_topics
+from session_support import SERVERS, is_running, read_pid
+
+
+def session(home: Path, *args: str, stdin: str = "") -> tuple[int, list[dict[str, Any]], str]:
+    done = subprocess.run(
+        cli_command("session", *args),
+        cwd=REPO,
+        env=cli_env(home),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    return done.returncode, events, done.stderr
+
+
+def write_config(home: Path, tmp_path: Path) -> Path:
+    pid_file = tmp_path / "notes.pid"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f"""model = "o3"
+user_instructions = "Be brief."
+
+[mcp_servers.notes]
+command = "{sys.executable}"
+args = ["{SERVERS / "notes_server.py"}"]
+env = {{ PID_FILE = "{pid_file}" }}
+
+[mcp_servers.broken]
+command = "{sys.executable}"
+args = ["{SERVERS / "exits_server.py"}"]
+"""
+    )
+    return pid_file
+
+
+def test_session_start_prints_events_records_stdin_prompts_and_shuts_down(
+    home: Path, tmp_path: Path
+) -> None:
+    pid_file = write_config(home, tmp_path)
+
+    status, events, _ = session(home, "start", "--cwd", "/srv/app", stdin="hello\nsecond\n")
+
+    assert status == 0
+    assert [e["type"] for e in events] == ["SessionConfigured", "Error", "ShutdownComplete"]
+    configured = events[0]
+    assert configured["model"] == "o3"
+    assert configured["mcp_tools"] == ["notes__add_note", "notes__list_notes"]
+    assert events[1]["message"].startswith("MCP client for `broken` failed to start: ")
+    log = [json.loads(line) for line in (home / "history.jsonl").read_text().splitlines()]
+    assert [(e["session_id"], e["text"]) for e in log] == [
+        (configured["session_id"], "hello"),
+        (configured["session_id"], "second"),
+    ]
+    assert not is_running(read_pid(pid_file))
+    assert event_topics(home, configured["session_id"]) == [
+        "domain.session:Session.SessionConfigured",
+        "domain.session:Session.ItemsRecorded",
+        "domain.session:Session.ItemsRecorded",
+    ]
+
+
+def test_session_resume_continues_the_thread_with_its_messages(home: Path, tmp_path: Path) -> None:
+    write_config(home, tmp_path)
+    _, first, _ = session(home, "start", "--cwd", "/srv/app", stdin="hello\n")
+    thread_id = first[0]["session_id"]
+
+    status, events, _ = session(home, "resume", thread_id, "--cwd", "/srv/app", stdin="again\n")
+
+    assert status == 0
+    configured = events[0]
+    assert (configured["type"], configured["session_id"]) == ("SessionConfigured", thread_id)
+    assert configured["resumed"] is True
+    assert configured["history_entry_count"] == 1
+    assert [m["parts"] for m in configured["initial_messages"]] == [["Be brief."], ["hello"]]
+
+
+def test_resuming_a_missing_thread_fails_clearly_and_prints_no_events(home: Path) -> None:
+    missing = str(uuid4())
+
+    status, events, stderr = session(home, "resume", missing, "--cwd", "/srv/app")
+
+    assert status == 3
+    assert events == []
+    assert stderr.strip() == (
+        f"threadline: failed to resume thread {missing}: no such thread in the store"
+    )
+
+
+def test_a_relative_cwd_is_a_usage_error(home: Path) -> None:
+    status, events, stderr = session(home, "start", "--cwd", "somewhere")
+
+    assert (status, events) == (2, [])
+    assert "invalid `cwd`: must be an absolute path" in stderr
+
+
+def test_invalid_config_is_a_usage_error_naming_the_key(home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text('[mcp_servers.x]\ncommand = "c"\nstartup_timeout_sec = "a"\n')
+
+    status, _, stderr = session(home, "start", "--cwd", "/srv/app")
+
+    assert status == 2
+    assert "invalid `mcp_servers.x.startup_timeout_sec`" in stderr
