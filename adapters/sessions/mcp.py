@@ -35,6 +35,10 @@ class McpConnectionManager:
 
     async def start(self, servers: Mapping[str, McpServerConfig]) -> McpStartup:
         loop = asyncio.get_running_loop()
+        if servers:
+            # Importing the SDK takes most of a second: off the event loop, so the
+            # other start-up tasks go on meanwhile.
+            await asyncio.to_thread(_import_sdk)
         outcomes: dict[str, asyncio.Future[list[str]]] = {}
         for name, config in servers.items():
             outcomes[name] = loop.create_future()
@@ -93,6 +97,11 @@ class McpConnectionManager:
             self.sessions.pop(name, None)
             if errlog is not self._errlog:
                 errlog.close()
+
+
+def _import_sdk() -> None:
+    import mcp
+    import mcp.types  # noqa: F401
 
 
 async def _list_tools(session: Any) -> list[str]:

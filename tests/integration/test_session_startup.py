@@ -355,3 +355,22 @@ def test_the_prompt_log_counts_a_million_lines_fast(tmp_path: Path) -> None:
 
     assert metadata.entry_count == 1_000_000
     assert took < 1.0
+
+
+def test_the_prompt_log_count_follows_appends_from_anyone_and_a_trimmed_log(
+    tmp_path: Path,
+) -> None:
+    log = PromptLog(str(tmp_path))
+    for text in ("a", "b", "c"):
+        log.append(uuid4(), text)
+    assert log.metadata().entry_count == 3
+
+    with open(log.path, "ab") as f:  # another writer that keeps no count
+        f.write(b'{"text": "d"}\n{"text": "e"}\n')
+    assert log.metadata().entry_count == 5
+    log.append(uuid4(), "f")
+    assert log.metadata().entry_count == 6
+
+    with open(log.path, "r+b") as f:  # trimmed in place
+        f.truncate(len(f.readline()))
+    assert log.metadata().entry_count == 1
