@@ -12,7 +12,7 @@ outlives the manager.
 from __future__ import annotations
 
 import asyncio
-import os
+import tempfile
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -71,7 +71,7 @@ class McpConnectionManager:
             args=list(config.args),
             env=dict(config.env) or None,
         )
-        errlog = self._errlog or _devnull()
+        errlog = self._errlog or _stderr_file()
         try:
             with anyio.fail_after(config.startup_timeout_sec) as deadline:
                 async with (
@@ -83,7 +83,12 @@ class McpConnectionManager:
                         listed = await _list_tools(session)
                     except BaseException as exc:
                         # Report now; the process is stopped on the way out.
-                        _fail(outcome, TimeoutError() if deadline.cancel_called else exc, config)
+                        failure: BaseException = exc
+                        if deadline.cancel_called:
+                            failure = TimeoutError()
+                        elif errlog is not self._errlog:
+                            failure = _with_stderr(exc, errlog)
+                        _fail(outcome, failure, config)
                         raise
                     deadline.deadline = float("inf")
                     self.sessions[name] = session
@@ -136,5 +141,19 @@ def describe(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _devnull() -> TextIO:
-    return open(os.devnull, "w")
+def _stderr_file() -> TextIO:
+    """Where a server's stderr goes, so that a failure can quote its last line."""
+    return tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+
+
+def _with_stderr(exc: BaseException, errlog: TextIO) -> BaseException:
+    """``exc`` with the last line the server wrote to stderr, if any."""
+    try:
+        errlog.flush()
+        errlog.seek(0)
+        lines = [line.strip() for line in errlog.read()[-4096:].splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return exc
+    if not lines:
+        return exc
+    return RuntimeError(f"{describe(exc)} (stderr: {lines[-1][:200]})")

@@ -217,6 +217,7 @@ def test_each_failed_server_is_an_error_after_session_configured(
     assert [e["type"] for e in errors] == ["Error"] * 3
     messages = [e["message"] for e in errors]
     assert messages[0].startswith("MCP client for `exits` failed to start: ")
+    assert messages[0].endswith("(stderr: exits_server: missing API key)")
     assert messages[1] == "MCP client for `hangs` failed to start: timed out after 1 s"
     assert messages[2].startswith("MCP client for `missing` failed to start: ")
     assert "No such file" in messages[2]
