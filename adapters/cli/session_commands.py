@@ -2,14 +2,15 @@
 
 Prints the session's events as JSON lines (``SessionConfigured`` first, then
 any ``Error``), records each line of standard input as a user prompt (and
-appends it to the prompt log) until end of input, then shuts down — flushes,
-stops every MCP server — and prints ``ShutdownComplete``.
+appends it to the prompt log) until end of input or SIGINT/SIGTERM, then shuts
+down — flushes, stops every MCP server — and prints ``ShutdownComplete``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -70,8 +71,6 @@ def cmd_session(args: argparse.Namespace) -> int:
 
 
 async def _run(home: str, config: Any, thread_id: UUID | None) -> int:
-    import asyncio
-
     from adapters.sessions import session_services
     from application.sessions import ResumeFailedError, Sessions
 
@@ -83,18 +82,56 @@ async def _run(home: str, config: Any, thread_id: UUID | None) -> int:
             live = await sessions.resume_session(thread_id, config)
     except ResumeFailedError as exc:
         return _fail(str(exc), EXIT_FAILED)
+    signalled: list[int] = []
     try:
         for event in live.events:
             _emit(event)
         live.on_event = _emit
-        while line := await asyncio.to_thread(sys.stdin.readline):
-            prompt = line.rstrip("\n")
+        async for prompt in _stdin_lines(signalled):
             if prompt:
                 await live.submit_prompt(prompt)
     finally:
         await live.shutdown()
     _emit({"type": "ShutdownComplete", "session_id": str(live.id)})
-    return EXIT_OK
+    return 128 + signalled[0] if signalled else EXIT_OK
+
+
+async def _stdin_lines(signalled: list[int]) -> AsyncIterator[str]:
+    """Lines of standard input until its end, or until SIGINT or SIGTERM.
+
+    A daemon thread reads, so that a signal ends the session at once even
+    while a read is blocked (and the thread never holds up the exit).
+    """
+    import asyncio
+    import contextlib
+    import signal
+    import threading
+
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(line: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: the session is over
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    def read() -> None:
+        for line in sys.stdin:
+            put(line.rstrip("\n"))
+        put(None)
+
+    def stop(signum: int) -> None:
+        signalled.append(signum)
+        lines.put_nowait(None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        while (line := await lines.get()) is not None:
+            yield line
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def _emit(event: dict[str, Any]) -> None:

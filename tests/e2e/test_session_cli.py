@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -116,3 +118,40 @@ def test_invalid_config_is_a_usage_error_naming_the_key(home: Path) -> None:
 
     assert status == 2
     assert "invalid `mcp_servers.x.startup_timeout_sec`" in stderr
+
+
+def test_sigterm_ends_a_waiting_session_cleanly_and_stops_its_servers(
+    home: Path, tmp_path: Path
+) -> None:
+    pid_file = write_config(home, tmp_path)
+    proc = subprocess.Popen(
+        cli_command("session", "start", "--cwd", "/srv/app"),
+        cwd=REPO,
+        env=cli_env(home),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["type"] == "SessionConfigured"
+        proc.stdin.write("before the signal\n")
+        proc.stdin.flush()
+        server = read_pid(pid_file)
+        assert is_running(server)
+        time.sleep(0.5)
+
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert json.loads(out.splitlines()[-1])["type"] == "ShutdownComplete"
+    assert not is_running(server)
+    log = (home / "history.jsonl").read_text()
+    assert "before the signal" in log
