@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from conftest import REPO, cli_command, cli_env, event_topics
+from conftest import REPO, ClaudeTree, cli_command, cli_env, event_topics, run_cli
 from session_support import SERVERS, is_running, read_pid
+
+from adapters.claude_code.reader import AGENT
+from domain.identity import imported_thread_id
 
 
 def session(home: Path, *args: str, stdin: str = "") -> tuple[int, list[dict[str, Any]], str]:
@@ -155,3 +158,26 @@ def test_sigterm_ends_a_waiting_session_cleanly_and_stops_its_servers(
     assert not is_running(server)
     log = (home / "history.jsonl").read_text()
     assert "before the signal" in log
+
+
+def test_an_imported_claude_code_thread_can_be_resumed_live(
+    home: Path, claude_tree: ClaudeTree
+) -> None:
+    assert run_cli("import", claude_tree.projects, home=home).returncode == 0
+    imported = claude_tree.session("oldest")
+    thread_id = str(imported_thread_id(AGENT, str(imported.path)))
+
+    status, events, _ = session(home, "resume", thread_id, "--cwd", "/srv/app", stdin="go on\n")
+
+    assert status == 0
+    configured = events[0]
+    assert (configured["session_id"], configured["resumed"]) == (thread_id, True)
+    messages = configured["initial_messages"]
+    assert messages[0]["parts"] == ["Fix the flaky date test"]
+    topics = event_topics(home, thread_id)
+    assert topics[0] == "domain.session:Session.SessionImported"
+    assert topics[-3:] == [
+        "domain.session:Session.RolloutResumed",
+        "domain.session:Session.ItemsRecorded",
+        "domain.session:Session.ItemsRecorded",
+    ]
