@@ -375,3 +375,23 @@ def test_the_prompt_log_count_follows_appends_from_anyone_and_a_trimmed_log(
     with open(log.path, "r+b") as f:  # trimmed in place
         f.truncate(len(f.readline()))
     assert log.metadata().entry_count == 1
+
+
+def test_concurrent_appends_to_the_prompt_log_keep_every_line_whole(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = PromptLog(str(tmp_path))
+    text = "x" * 5000
+
+    def append_many(n: int) -> None:
+        for _ in range(50):
+            log.append(uuid4(), f"{n}:{text}")
+            log.metadata()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append_many, range(8)))
+
+    lines = Path(log.path).read_text().splitlines()
+    assert len(lines) == 400
+    assert all(json.loads(line)["text"].endswith(text) for line in lines)
+    assert log.metadata().entry_count == 400
