@@ -66,7 +66,9 @@ def follow_pointer(document: Any, pointer: str) -> Any:
 
 
 class HistoryRows(Protocol):
-    def history(self, thread_id: str) -> list[dict[str, Any]]: ...
+    def history(
+        self, thread_id: str, start: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
 
     def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]: ...
 
@@ -76,9 +78,12 @@ def thread_items(
     decode: Callable[[bytes], dict[str, Any]],
     lines: SourceLines,
     thread_id: str,
+    start: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A thread's items in order, each in full and with its position."""
-    history = rows.history(thread_id)
+    """A thread's items in order from position ``start`` (at most ``limit``), each in full
+    and with its position."""
+    history = rows.history(thread_id, start, limit)
     states = rows.event_states(sorted({r["notification_id"] for r in history}))
     events: dict[int, list[dict[str, Any]]] = {}
     items = []

@@ -22,6 +22,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
+from application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
 from domain.ledger import Import
 from domain.session import Session
 
@@ -170,7 +171,52 @@ class Ledger:
         ]
 
 
-PROJECTIONS: dict[str, Projection] = {p.name: p for p in (ThreadList(), History(), Ledger())}
+def searchable_text(item: dict[str, Any]) -> list[Any]:
+    """The pieces of an item worth finding it by: texts, or ``SourceRef``s to texts.
+
+    The read-model store resolves the references when it writes the index.
+    """
+    kind = item["type"]
+    if kind in ("user", "assistant"):
+        return list(item["parts"])
+    if kind == "reasoning":
+        return [] if item.get("redacted") else [item["text"]]
+    if kind == "tool_call":
+        call_input = item.get("input_ref") or orjson.dumps(item.get("input")).decode()
+        return [item["name"], call_input]
+    if kind == "tool_result":
+        output = item["output"]
+        if isinstance(output, list):
+            return [b["text"] for b in output if b.get("kind") == "text"]
+        return [output]
+    if kind == "system":
+        return [item["text"]] if item.get("text") else []
+    return []
+
+
+class Search:
+    """Full-text search over every item's text: one index row per item that has text."""
+
+    name = "search"
+    topics = frozenset({T_ITEMS, T_REPLACED})
+
+    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+        thread_id = event["originator_id"]
+        if topic == T_REPLACED:
+            return [("search_clear", thread_id)]
+        first = event["first_position"]
+        rows = []
+        for i, item in enumerate(event["items"]):
+            pieces = searchable_text(item)
+            if pieces:
+                rows.append((thread_id, first + i, item["type"], pieces))
+        return [("search_insert", rows)] if rows else []
+
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (ThreadList(), History(), Ledger(), Search())
+}
+assert tuple(PROJECTIONS) == ALL_PROJECTIONS
 
 
 class ReadModelStore(Protocol):
@@ -209,8 +255,12 @@ class CatchUp:
     def run(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
     ) -> int:
-        """Process every notification not yet seen; return how many were read."""
-        selected = {n: self.projections[n] for n in (names or self.projections)}
+        """Process every notification not yet seen; return how many were read.
+
+        Without ``names``, the eager projections only (not search: see ``LAZY_PROJECTIONS``).
+        """
+        default = [n for n in EAGER_PROJECTIONS if n in self.projections]
+        selected = {n: self.projections[n] for n in (names or default)}
         positions = {n: self.store.positions().get(n, 0) for n in selected}
         end = self.log.max_notification_id() or 0
         start = min(positions.values(), default=end)
@@ -221,7 +271,7 @@ class CatchUp:
                 start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
             )
             if not page:
-                self.store.apply([], {name: end for name in positions})
+                self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
                 break
             ops: list[Op] = []
             for n in page:
@@ -236,7 +286,11 @@ class CatchUp:
             start = page[-1].id
             new_positions = {name: max(pos, start) for name, pos in positions.items()}
             try:
-                self.store.apply(ops, new_positions)
+                # Only positions that move: a projection already past this page (one
+                # caught up further than the others) keeps its tracking row as it is.
+                self.store.apply(
+                    ops, {n: p for n, p in new_positions.items() if p > positions[n]}
+                )
             except IntegrityError:
                 # Another catch-up applied this page first (its position is ahead of
                 # ours, so ours was refused whole): continue from where it got to.

@@ -1,8 +1,8 @@
 """The CLI's commands: each runs a use case and renders its result.
 
-Read commands (threads, show, ledger) query the read models over a plain
-read-only SQLite connection, and load the event-sourcing stack only when the
-read models must first catch up with the events.
+Read commands (threads, show, ledger, search) query the read models over a
+plain read-only SQLite connection, and load the event-sourcing stack only when
+the read models must first catch up with the events.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,23 @@ import orjson
 
 from adapters.cli.main import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from adapters.home import resolve_home
-from adapters.persistence.sqlite_queries import QueryBlobs, ReadModelQueries, StoreNotFoundError
+from adapters.persistence.sqlite_queries import (
+    MARK_END,
+    MARK_START,
+    QueryBlobs,
+    ReadModelQueries,
+    StoreNotFoundError,
+)
+from application.read_queries import (
+    ALL_PROJECTIONS,
+    EAGER_PROJECTIONS,
+    BadQueryError,
+    Cursor,
+    SearchQuery,
+    ThreadQuery,
+    parse_moment,
+    row_cursor,
+)
 
 if TYPE_CHECKING:
     from adapters.store import Store
@@ -43,17 +59,19 @@ def store_for(args: argparse.Namespace) -> Iterator[Store]:
 
 
 @contextmanager
-def read_models_for(args: argparse.Namespace) -> Iterator[ReadModelQueries]:
+def read_models_for(
+    args: argparse.Namespace, names: Sequence[str] = EAGER_PROJECTIONS
+) -> Iterator[ReadModelQueries]:
     """Up-to-date read models: caught up first if a write left them behind."""
     home = resolve_home(args.home)
     try:
         with closing(ReadModelQueries(home)) as probe:
-            behind = probe.is_behind()
+            behind = probe.is_behind(names)
     except StoreNotFoundError:
         behind = True
     if behind:
         with store_for(args) as store:
-            store.catch_up()
+            store.catch_up(names=list(names))
     with closing(ReadModelQueries(home)) as queries:
         yield queries
 
@@ -141,40 +159,110 @@ def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -
             store.catch_up()
 
 
+def thread_query(args: argparse.Namespace, queries: ReadModelQueries) -> ThreadQuery:
+    try:
+        return ThreadQuery(
+            cwds=tuple(_directory(c) for c in args.cwd),
+            sources=tuple(args.source),
+            since=parse_moment(args.since) if args.since else None,
+            until=parse_moment(args.until) if args.until else None,
+            archived=None if args.all else args.archived,
+            parent=_one_thread(queries, args.parent) if args.parent else None,
+            top_level=args.top_level,
+            sort=args.sort,
+            direction=args.order,
+            limit=args.limit,
+            after=Cursor.decode(args.cursor) if args.cursor else None,
+        )
+    except BadQueryError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _directory(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _one_thread(queries: ReadModelQueries, prefix: str) -> str:
+    matches = queries.find_threads(prefix)
+    if not matches:
+        raise UserError(f"no thread {prefix!r}", EXIT_PROBLEMS)
+    if len(matches) > 1:
+        raise UserError(f"{prefix!r} matches more than one thread; give more of the id")
+    return matches[0]
+
+
 def cmd_threads(args: argparse.Namespace) -> int:
     with read_models_for(args) as queries:
-        rows = queries.threads(limit=args.limit)
+        query = thread_query(args, queries)
+        rows = queries.threads(query)
+    more = query.limit is not None and len(rows) > query.limit
+    rows = rows[: query.limit]
     for row in rows:
         row["models"] = orjson.loads(row["models"])
+        row["cursor"] = row_cursor(query, row)
     if args.json:
         print_json(rows)
     else:
         from adapters.cli import render
 
-        render.threads_table(rows)
+        render.threads_table(rows, filtered=query != ThreadQuery(limit=query.limit))
+    if more and not args.json:
+        print(f"more: threadline threads --cursor {rows[-1]['cursor']} …", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from application.history import SourceLines, thread_items
 
+    if args.start < 0 or (args.limit is not None and args.limit < 1):
+        raise UserError("--from must be at least 0 and --limit at least 1")
+    if args.json and args.markdown:
+        raise UserError("choose one of --json and --markdown")
     with read_models_for(args) as queries:
-        matches = queries.find_threads(args.thread_id)
-        if not matches:
-            raise UserError(f"no thread {args.thread_id!r}", EXIT_PROBLEMS)
-        if len(matches) > 1:
-            raise UserError(f"{args.thread_id!r} matches more than one thread; give more of the id")
-        thread = queries.thread(matches[0])
+        thread_id = _one_thread(queries, args.thread_id)
+        thread = queries.thread(thread_id)
         assert thread is not None
         lines = SourceLines(QueryBlobs(queries))
-        items = thread_items(queries, orjson.loads, lines, matches[0])
+        items = thread_items(queries, orjson.loads, lines, thread_id, args.start, args.limit)
     thread["models"] = orjson.loads(thread["models"])
+    last = items[-1]["position"] if items else args.start - 1
+    next_position = last + 1 if last + 1 < thread["item_count"] else None
     if args.json:
-        print_json({"thread": thread, "items": items})
+        print_json({"thread": thread, "items": items, "next_position": next_position})
+    elif args.markdown:
+        from adapters.cli import render
+
+        sys.stdout.write(render.markdown(thread, items, full=args.full))
     else:
         from adapters.cli import render
 
-        render.history(thread, items)
+        render.history(thread, items, full=args.full)
+        if next_position is not None and args.limit is not None:
+            print(f"more: threadline show {thread_id[:8]} --from {next_position}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    try:
+        query = SearchQuery(
+            args.query,
+            cwds=tuple(_directory(c) for c in args.cwd),
+            sources=tuple(args.source),
+            limit=args.limit,
+        )
+    except BadQueryError as exc:
+        raise UserError(str(exc)) from exc
+    with read_models_for(args, ALL_PROJECTIONS) as queries:
+        rows = queries.search(query)
+    if args.json:
+        for row in rows:
+            row["snippet"] = row["snippet"].replace(MARK_START, "**").replace(MARK_END, "**")
+            row["score"] = -row.pop("rank")
+        print_json(rows)
+    else:
+        from adapters.cli import render
+
+        render.search_results(rows, MARK_START, MARK_END)
     return EXIT_OK
 
 
@@ -190,15 +278,48 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_rebuild(args: argparse.Namespace) -> int:
-    from application.projections import PROJECTIONS
-
-    unknown = [n for n in args.names if n not in PROJECTIONS]
+def _known_names(names: Sequence[str]) -> list[str]:
+    unknown = [n for n in names if n not in ALL_PROJECTIONS]
     if unknown:
         raise UserError(
-            f"no read model named {', '.join(unknown)} (known: {', '.join(PROJECTIONS)})"
+            f"no read model named {', '.join(unknown)} (known: {', '.join(ALL_PROJECTIONS)})"
         )
+    return list(names or ALL_PROJECTIONS)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from adapters.cli import render
+
+    names = _known_names(args.names)
+    with store_for(args) as store, render.EventProgress.start("rebuilding") as progress:
+        seen = store.rebuild(names=names, progress=progress.update)
+    print(f"rebuilt {', '.join(names)} from {seen} events", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    """Catch every read model up; with ``--follow``, keep polling until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    if args.interval <= 0:
+        raise UserError("--interval must be more than 0")
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    if args.follow:
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+    total = 0
     with store_for(args) as store:
-        seen = store.rebuild(names=args.names or None)
-    print(f"rebuilt {', '.join(args.names or PROJECTIONS)} from {seen} events", file=sys.stderr)
+        while True:
+            seen = store.catch_up(names=list(ALL_PROJECTIONS))
+            total += seen
+            if seen and args.follow:
+                print(f"projected {seen} events", file=sys.stderr, flush=True)
+            if not args.follow or stop.wait(args.interval):
+                break
+    print(f"read models up to date ({total} events projected)", file=sys.stderr)
     return EXIT_OK

@@ -44,11 +44,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one machine-readable result")
 
     p = sub.add_parser("threads", help="list threads, newest first")
+    p.add_argument("--cwd", action="append", default=[], help="only threads in this directory")
+    p.add_argument("--source", action="append", default=[], help="only threads from this agent")
+    p.add_argument("--since", help="an ISO date or datetime, or an age (30m, 12h, 7d, 2w)")
+    p.add_argument("--until", help="an ISO date or datetime, or an age (30m, 12h, 7d, 2w)")
+    p.add_argument("--sort", choices=("created", "updated"), default="updated")
+    p.add_argument("--order", choices=("asc", "desc"), default="desc")
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--cursor", help="continue after this row (from a previous page)")
+    p.add_argument("--archived", action="store_true", help="archived threads only")
+    p.add_argument("--all", action="store_true", help="archived threads too")
+    p.add_argument("--parent", help="only the sub-agent threads of this thread")
+    p.add_argument("--top-level", action="store_true", help="only threads without a parent")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("show", help="show a thread's history")
     p.add_argument("thread_id", metavar="THREAD_ID", help="a thread id (a unique prefix is enough)")
+    p.add_argument("--from", dest="start", type=int, default=0, help="first position (default 0)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many items")
+    p.add_argument("--full", action="store_true", help="tool calls and results in full")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="export as Markdown")
+
+    p = sub.add_parser("search", help="full-text search across every thread's history")
+    p.add_argument("query", metavar="QUERY", help="words to find (all of them)")
+    p.add_argument("--cwd", action="append", default=[], help="only threads in this directory")
+    p.add_argument("--source", action="append", default=[], help="only threads from this agent")
+    p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("ledger", help="which version of each source is in which thread")
@@ -58,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "names", nargs="*", metavar="NAME", help="threads, history, ledger (default all)"
     )
+
+    p = sub.add_parser("project", help="catch the read models up with the event store")
+    p.add_argument("--follow", action="store_true", help="keep polling until interrupted")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     from adapters.cli.session_commands import add_session_parser
 
     add_session_parser(sub)

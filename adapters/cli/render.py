@@ -78,9 +78,46 @@ def import_summary(report: ImportReport) -> None:
             err.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
 
 
-def threads_table(rows: list[dict[str, Any]]) -> None:
+@dataclass
+class EventProgress:
+    """A bar over notification ids while read models replay, on a terminal; else nothing."""
+
+    progress: Progress | None
+    task: Any = None
+
+    @classmethod
+    def start(cls, label: str) -> EventProgress:
+        if not err.is_terminal:
+            return cls(None)
+        progress = Progress(
+            TextColumn(label),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        progress.start()
+        return cls(progress, progress.add_task(label, total=None))
+
+    def update(self, position: int, end: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=position, total=end)
+
+    def __enter__(self) -> EventProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def threads_table(rows: list[dict[str, Any]], filtered: bool = False) -> None:
     if not rows:
-        err.print("no threads yet: try `threadline import`")
+        if filtered:
+            err.print("no threads match")
+        else:
+            err.print("no threads yet: try `threadline import`")
         return
     wide = out.width >= 140
     columns = ["id", "title", "cwd", "branch", "updated", "items"]
@@ -182,7 +219,7 @@ ROLE_STYLE = {
 }
 
 
-def history(thread: dict[str, Any], items: list[dict[str, Any]]) -> None:
+def history(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = False) -> None:
     out.print(f"[bold]{escape(thread['title'])}[/bold]  [dim]{thread['thread_id']}[/dim]")
     out.print(
         f"[dim]{escape(thread['source_path'])}  cwd {escape(thread['cwd'] or '-')}  "
@@ -193,14 +230,104 @@ def history(thread: dict[str, Any], items: list[dict[str, Any]]) -> None:
         text = item_text(item)
         if kind == "assistant" and not text:
             continue  # a response that only called tools or thought; its usage is in --json
+        style = ROLE_STYLE.get(kind, "")
+        when = f"[dim]#{item['position']}  {_when(item.get('timestamp'))}[/dim]"
+        if kind in FOLDED and not full:
+            head, body = folded(item, text, max(out.width - 40, 20))
+            out.print(f"[{style}]{head}[/]  {when}  {escape(body)}", highlight=False)
+            continue
         label = kind if kind != "system" else f"system:{item.get('subtype')}"
-        out.print(
-            f"[{ROLE_STYLE.get(kind, '')}]{label}[/]  [dim]{_when(item.get('timestamp'))}"
-            f"  line {item['line']}[/dim]"
-        )
+        out.print(f"[{style}]{label}[/]  {when}")
         if text:
             out.print(escape(text), highlight=False)
         out.print()
+
+
+FOLDED = ("tool_call", "tool_result")
+FOLD_WIDTH = 100
+
+
+def folded(item: dict[str, Any], text: str, width: int = FOLD_WIDTH) -> tuple[str, str]:
+    """A tool call or result on one line: what it is and its size (markup), and how it
+    starts (plain text, at most ``width`` characters)."""
+    size = _size(len(text.encode()))
+    if item["type"] == "tool_call":
+        head = f"→ {escape(item['name'])}"
+        body = text.split(" ", 1)[1] if " " in text else ""
+    else:
+        head = "← error" if item.get("is_error") else "← result"
+        body = text
+    lines = body.count("\n") + 1 if body else 0
+    first = " ".join(body.split())
+    if len(first) > width:
+        first = first[: width - 1] + "…"
+    return f"{head} [dim]({size}, {lines} line{'s' if lines != 1 else ''})[/dim]", first
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < MIB:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / MIB:.1f} MiB"
+
+
+def markdown(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = False) -> str:
+    """The thread as a Markdown document: a heading per turn, tool traffic fenced."""
+    parts = [f"# {thread['title']}\n"]
+    facts = [
+        f"- thread: `{thread['thread_id']}`",
+        f"- source: `{thread['source_path']}` ({thread['source_agent']})",
+        f"- cwd: `{thread['cwd'] or '-'}`",
+    ]
+    if thread.get("git_branch"):
+        facts.append(f"- branch: `{thread['git_branch']}`")
+    facts.append(f"- created {thread['created_at'] or '-'}, updated {thread['updated_at'] or '-'}")
+    parts.append("\n".join(facts) + "\n")
+    for item in items:
+        kind = item["type"]
+        text = item_text(item)
+        if kind == "assistant" and not text:
+            continue
+        when = _when(item.get("timestamp"))
+        if kind in ("user", "assistant"):
+            parts.append(f"## {kind.capitalize()} · {when}\n\n{text}\n")
+        elif kind == "reasoning":
+            quoted = "\n".join("> " + line for line in text.splitlines())
+            parts.append(f"> *thinking*\n>\n{quoted}\n")
+        elif kind in FOLDED:
+            head, body = folded(item, text)
+            if full:
+                fence = "~~~~" if "~~~" in text else "~~~"
+                parts.append(f"**{_plain(head)}**\n\n{fence}\n{text}\n{fence}\n")
+            else:
+                parts.append(f"*{_plain(head)}* `{body.replace('`', chr(39))}`\n")
+        elif text:
+            label = kind if kind != "system" else f"system:{item.get('subtype')}"
+            parts.append(f"*{label}*: {text}\n")
+    return "\n".join(parts)
+
+
+def _plain(markup: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(markup).plain
+
+
+def search_results(rows: list[dict[str, Any]], start: str, end: str) -> None:
+    if not rows:
+        err.print("no matches")
+        return
+    for row in rows:
+        snippet = escape(" ".join(row["snippet"].split()))
+        snippet = snippet.replace(start, "[reverse bold]").replace(end, "[/reverse bold]")
+        out.print(
+            f"[bold]{row['thread_id'][:8]}[/bold] #{row['position']} "
+            f"[{ROLE_STYLE.get(row['role'], '')}]{row['role']}[/]  {escape(row['title'])}"
+            f"  [dim]{escape(_short_path(row['cwd'] or '', 40))}[/dim]",
+            highlight=False,
+        )
+        out.print(f"  {snippet}", highlight=False)
 
 
 def item_text(item: dict[str, Any]) -> str:

@@ -12,10 +12,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
+
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 
@@ -34,30 +36,50 @@ class ReadModelQueries:
     def close(self) -> None:
         self.conn.close()
 
-    def is_behind(self) -> bool:
-        """True when some read model has not yet seen every stored event, or is outdated."""
+    def is_behind(self, names: Sequence[str] = EAGER_PROJECTIONS) -> bool:
+        """True when a named read model has not yet seen every stored event, or is outdated."""
         try:
             if self._scalar("SELECT max(version) FROM read_model_schema") != SCHEMA_VERSION:
                 return True
             newest = self._scalar("SELECT max(rowid) FROM stored_events") or 0
-            positions = [
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT notification_id FROM tracking WHERE application_name LIKE ?",
+            positions = dict(
+                self.conn.execute(
+                    "SELECT application_name, notification_id FROM tracking"
+                    " WHERE application_name LIKE ?",
                     (TRACKING_PREFIX + "%",),
-                )
-            ]
+                ).fetchall()
+            )
         except sqlite3.OperationalError:  # tables not created yet
             return True
-        return newest > 0 and (not positions or min(positions) < newest)
+        if newest == 0:
+            return False
+        return any(positions.get(TRACKING_PREFIX + n, 0) < newest for n in names)
 
-    def threads(self, limit: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM threads ORDER BY coalesce(updated_at, created_at, '') DESC, thread_id"
-        params: tuple[Any, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (limit,)
-        return self._select(sql, params)
+    def threads(self, query: ThreadQuery | None = None) -> list[dict[str, Any]]:
+        """A page of the thread list; with a limit, one row more than asked shows there is more."""
+        sql, params = thread_list_sql(query or ThreadQuery())
+        return self._select(sql, tuple(params))
+
+    def search(self, query: SearchQuery) -> list[dict[str, Any]]:
+        """Ranked matches (best first): thread, item position, role and a marked snippet."""
+        where = ["search_text MATCH ?"]
+        params: list[Any] = [query.fts()]
+        if query.cwds:
+            where.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
+            params.extend(query.cwds)
+        if query.sources:
+            where.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
+            params.extend(query.sources)
+        sql = (
+            "SELECT s.thread_id, s.position, s.role, t.title, t.cwd, t.source_agent,"
+            f" snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet,"
+            " bm25(search_text) AS rank"
+            " FROM search_text JOIN search_items s ON s.id = search_text.rowid"
+            " JOIN threads t ON t.thread_id = s.thread_id"
+            f" WHERE {' AND '.join(where)} ORDER BY rank, s.thread_id, s.position LIMIT ?"
+        )
+        params.append(query.limit)
+        return self._select(sql, tuple(params))
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         found = self._select("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
@@ -69,11 +91,14 @@ class ReadModelQueries:
         )
         return [r["thread_id"] for r in rows]
 
-    def history(self, thread_id: str) -> list[dict[str, Any]]:
+    def history(
+        self, thread_id: str, start: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A thread's history rows in order, from position ``start``, at most ``limit``."""
         return self._select(
             "SELECT position, type, timestamp, notification_id, item_index FROM history"
-            " WHERE thread_id = ? ORDER BY position",
-            (thread_id,),
+            " WHERE thread_id = ? AND position >= ? ORDER BY position LIMIT ?",
+            (thread_id, start, -1 if limit is None else limit),
         )
 
     def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]:
@@ -108,6 +133,57 @@ class ReadModelQueries:
 
     def _select(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, params)]
+
+
+MARK_START = "\x02"
+MARK_END = "\x03"
+"""Around each match in a search snippet; the CLI turns them into highlighting or ``**``."""
+
+_SORT_VALUE = {
+    "updated": "coalesce(updated_at, created_at, '')",
+    "created": "coalesce(created_at, updated_at, '')",
+}
+
+
+def thread_list_sql(query: ThreadQuery, mark: str = "?") -> tuple[str, list[Any]]:
+    """The thread-list query: plain SQL that PostgreSQL runs too (given ``mark="%s"``)."""
+    key = _SORT_VALUE[query.sort]
+    where: list[str] = []
+    params: list[Any] = []
+
+    def marks(values: Sequence[Any]) -> str:
+        params.extend(values)
+        return ", ".join([mark] * len(values))
+
+    if query.cwds:
+        where.append(f"cwd IN ({marks(query.cwds)})")
+    if query.sources:
+        where.append(f"source_agent IN ({marks(query.sources)})")
+    if query.since is not None:
+        where.append(f"{key} >= {marks([query.since])}")
+    if query.until is not None:
+        where.append(f"{key} < {marks([query.until])}")
+    if query.archived is not None:
+        where.append(f"archived = {marks([int(query.archived)])}")
+    if query.parent is not None:
+        where.append(f"parent_thread_id = {marks([query.parent])}")
+    if query.top_level:
+        where.append("parent_thread_id IS NULL")
+    if query.after is not None:
+        # Ties on the sort value go by thread id, ascending, in both directions.
+        beyond = "<" if query.direction == "desc" else ">"
+        where.append(
+            f"({key} {beyond} {marks([query.after.value])}"
+            f" OR ({key} = {marks([query.after.value])}"
+            f" AND thread_id > {marks([query.after.thread_id])}))"
+        )
+    sql = "SELECT * FROM threads"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {key} {query.direction.upper()}, thread_id"
+    if query.limit is not None:
+        sql += f" LIMIT {marks([query.limit + 1])}"
+    return sql, params
 
 
 class QueryBlobs:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
+from application.history import SourceLines
 from application.projections import Op
 
 TABLES = {
@@ -33,7 +35,12 @@ TABLES = {
             parent_thread_id TEXT,
             spawned_by_call_id TEXT,
             archived INTEGER NOT NULL DEFAULT 0)""",
-        "CREATE INDEX IF NOT EXISTS threads_by_updated ON threads (updated_at DESC, thread_id)",
+        # The thread list's two orders (application/read_queries.py, thread_list_sql).
+        "CREATE INDEX IF NOT EXISTS threads_by_updated"
+        " ON threads (coalesce(updated_at, created_at, ''), thread_id)",
+        "CREATE INDEX IF NOT EXISTS threads_by_created"
+        " ON threads (coalesce(created_at, updated_at, ''), thread_id)",
+        "CREATE INDEX IF NOT EXISTS threads_by_parent ON threads (parent_thread_id)",
         """CREATE TABLE IF NOT EXISTS spawns (
             parent_thread_id TEXT NOT NULL,
             agent_id TEXT NOT NULL,
@@ -70,7 +77,24 @@ TABLES = {
     ],
 }
 
-TABLE_NAMES = {"threads": ("threads", "spawns"), "history": ("history",), "ledger": ("ledger",)}
+TABLES["search"] = [
+    """CREATE TABLE IF NOT EXISTS search_items (
+        id INTEGER PRIMARY KEY,
+        thread_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        role TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS search_items_by_thread ON search_items (thread_id, position)",
+    # The text is kept in the index (not contentless) so that snippet() can mark matches.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
+    "text, tokenize = 'unicode61 remove_diacritics 2')",
+]
+
+TABLE_NAMES = {
+    "threads": ("threads", "spawns"),
+    "history": ("history",),
+    "ledger": ("ledger",),
+    "search": ("search_text", "search_items"),
+}
 
 _SUMMARY_COLUMNS = (
     "title",
@@ -133,6 +157,7 @@ SQL: dict[str, str] = {
     "ledger_record": f"UPDATE ledger SET {', '.join(f'{c} = :{c}' for c in _LEDGER_COLUMNS)}"
     " WHERE import_id = :import_id",
 }
+_SPECIAL = {"search_insert", "search_clear"}
 _MANY = {"history_insert"}
 _SCALAR = {"thread_count_reset", "history_clear", "thread_find_spawning_call"}
 
@@ -200,6 +225,10 @@ def _execute(c: SQLiteCursor, ops: list[Op]) -> None:
     i = 0
     while i < len(ops):
         name = ops[i][0]
+        if name in _SPECIAL:
+            _search(c, name, ops[i][1])
+            i += 1
+            continue
         j = i
         batch: list[Any] = []
         while j < len(ops) and ops[j][0] == name:
@@ -213,3 +242,56 @@ def _execute(c: SQLiteCursor, ops: list[Op]) -> None:
             j += 1
         c.executemany(SQL[name], batch)
         i = j
+
+
+MAX_INDEXED_CHARS = 1 << 20
+"""Text of one item beyond this is left out of the search index (a 1 MiB+ tool output
+is a log or a file dump; its first megabyte is what anyone searches for)."""
+
+
+class _CursorBlobs:
+    """Blobs read in the read-model transaction itself."""
+
+    def __init__(self, c: SQLiteCursor) -> None:
+        self.c = c
+
+    def put(self, data: bytes) -> str:  # pragma: no cover - never called while indexing
+        raise PermissionError("indexing does not write blobs")
+
+    def get(self, key: str) -> bytes:
+        self.c.execute("SELECT data FROM blobs WHERE key = ?", (key,))
+        row = self.c.fetchone()
+        if row is None:
+            raise KeyError(f"no blob {key}")
+        return bytes(row[0])
+
+
+def _search(c: SQLiteCursor, name: str, arg: Any) -> None:
+    if name == "search_clear":
+        c.execute(
+            "DELETE FROM search_text WHERE rowid IN"
+            " (SELECT id FROM search_items WHERE thread_id = ?)",
+            (arg,),
+        )
+        c.execute("DELETE FROM search_items WHERE thread_id = ?", (arg,))
+        return
+    lines = SourceLines(_CursorBlobs(c))
+    c.execute("SELECT coalesce(max(id), 0) FROM search_items")
+    next_id = c.fetchone()[0] + 1
+    items, texts = [], []
+    for thread_id, position, role, pieces in arg:
+        text = "\n".join(_text(lines, p) for p in pieces)[:MAX_INDEXED_CHARS]
+        if text.strip():
+            items.append((next_id, thread_id, position, role))
+            texts.append((next_id, text))
+            next_id += 1
+    c.executemany(
+        "INSERT INTO search_items (id, thread_id, position, role) VALUES (?, ?, ?, ?)", items
+    )
+    c.executemany("INSERT INTO search_text (rowid, text) VALUES (?, ?)", texts)
+
+
+def _text(lines: SourceLines, piece: Any) -> str:
+    if isinstance(piece, dict):
+        piece = lines.value(piece)
+    return piece if isinstance(piece, str) else orjson.dumps(piece).decode()
