@@ -97,6 +97,11 @@ class SessionStore(Protocol):
 class McpConnections(Protocol):
     async def start(self, servers: Mapping[str, McpServerConfig]) -> McpStartup: ...
 
+    async def call_tool(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Call a qualified ``server__tool``; the result as plain data (``is_error``,
+        ``content``, ``structured_content``). Raises ``LookupError`` for an unknown tool."""
+        ...
+
     async def stop(self) -> None: ...
 
 
@@ -286,6 +291,9 @@ class _NoMcp:
     async def start(self, servers: Mapping[str, McpServerConfig]) -> McpStartup:
         return McpStartup(tools=[], failures={})
 
+    async def call_tool(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        raise LookupError(f"no MCP tool {tool!r}")
+
     async def stop(self) -> None:
         return None
 
@@ -355,6 +363,10 @@ class LiveSession:
             self._announce(
                 {"type": "Error", "message": f"failed to append to the prompt log: {exc}"}
             )
+
+    async def call_tool(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Call one of the MCP tools ``SessionConfigured`` listed (``server__tool``)."""
+        return await self._mcp.call_tool(tool, arguments)
 
     async def flush(self) -> None:
         """Write every queued item now, in one save."""

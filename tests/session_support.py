@@ -166,6 +166,9 @@ class SlowMcp:
         await asyncio.sleep(self.delay)
         return await self.inner.start(servers)
 
+    async def call_tool(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.inner.call_tool(tool, arguments)
+
     async def stop(self) -> None:
         await self.inner.stop()
 

@@ -54,6 +54,18 @@ class McpConnectionManager:
                 failures[name] = describe(exc)
         return McpStartup(tools=tools, failures=failures)
 
+    async def call_tool(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        server, _, name = tool.partition(SEPARATOR)
+        session = self.sessions.get(server)
+        if session is None or not name:
+            raise LookupError(f"no MCP tool {tool!r}")
+        result = await session.call_tool(name, dict(arguments))
+        return {
+            "is_error": bool(result.is_error),
+            "content": [block.model_dump(mode="json") for block in result.content],
+            "structured_content": result.structured_content,
+        }
+
     async def stop(self) -> None:
         """Stop every server and wait until each process is gone."""
         self._stop.set()

@@ -395,3 +395,22 @@ def test_concurrent_appends_to_the_prompt_log_keep_every_line_whole(tmp_path: Pa
     assert len(lines) == 400
     assert all(json.loads(line)["text"].endswith(text) for line in lines)
     assert log.metadata().entry_count == 400
+
+
+def test_a_live_session_calls_the_tools_of_its_mcp_servers(home: Path) -> None:
+    async def go() -> tuple[Any, Any, Any]:
+        live = await start(home, config(servers={"notes": notes_server()}))
+        try:
+            first = await live.call_tool("notes__add_note", {"text": "milk"})
+            listed = await live.call_tool("notes__list_notes", {})
+            with pytest.raises(LookupError):
+                await live.call_tool("other__tool", {})
+            return first, listed, None
+        finally:
+            await live.shutdown()
+
+    first, listed, _ = run(go())
+
+    assert first["is_error"] is False
+    assert first["content"][0]["text"] == "1"
+    assert listed["structured_content"] == {"result": ["milk"]}

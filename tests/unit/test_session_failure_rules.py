@@ -52,6 +52,9 @@ class FakeMcp:
         tools = [f"{n}__tool" for n in servers if n not in self.failures]
         return McpStartup(tools=tools, failures=dict(self.failures))
 
+    async def call_tool(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        raise LookupError(tool)
+
     async def stop(self) -> None:
         self.stopped = True
 
