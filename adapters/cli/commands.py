@@ -242,13 +242,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SEARCH_LIMIT = 20
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     try:
         query = SearchQuery(
             args.query,
             cwds=tuple(_directory(c) for c in args.cwd),
             sources=tuple(args.source),
-            limit=args.limit,
+            limit=SEARCH_LIMIT if args.limit is None else args.limit,
         )
     except BadQueryError as exc:
         raise UserError(str(exc)) from exc

@@ -1,0 +1,134 @@
+"""``threadline search``: FTS5 over every item's text, ranked, with the match marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import (
+    CWD_ROOT,
+    ClaudeTree,
+    Conversation,
+    long_text,
+    query,
+    run_cli,
+    session_uuid,
+    slug,
+    write_transcript,
+)
+
+
+def search(home: Path, *args: str) -> list[dict[str, Any]]:
+    result = run_cli("search", *args, "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    rows: list[dict[str, Any]] = result.json()
+    return rows
+
+
+def imported(tree: ClaudeTree, home: Path) -> dict[str, str]:
+    """Import the tree; return each session's thread id by name."""
+    result = run_cli("import", tree.claude_home, "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    by_path = {s["path"]: s["thread_id"] for s in result.json()["sources"]}
+    return {s.name: by_path[str(s.path)] for s in tree.sessions}
+
+
+def test_search_finds_items_by_their_words_with_thread_position_role_and_marked_snippet(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    ids = imported(claude_tree, home)
+
+    rows = search(home, "validate email")
+
+    assert rows, "nothing found"
+    best = rows[0]
+    assert best["thread_id"] == ids["middle"]
+    assert best["role"] == "user"
+    assert best["snippet"] == "Now **validate** the **email** field"
+    shown = run_cli("show", best["thread_id"], "--json", home=home).json()
+    item = next(i for i in shown["items"] if i["position"] == best["position"])
+    assert item["parts"] == ["Now validate the email field"]
+
+
+def test_search_covers_reasoning_tool_calls_and_results(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    imported(claude_tree, home)
+
+    roles = {r["role"] for r in search(home, "step", "--limit", "100")}
+    assert {"reasoning", "assistant"} <= roles
+    assert {r["role"] for r in search(home, "Bash")} >= {"tool_call"}
+    assert {r["role"] for r in search(home, "txt")} == {"tool_result"}
+
+
+def test_search_reads_texts_left_in_their_source_lines(tmp_path: Path, home: Path) -> None:
+    convo = Conversation(session_uuid("big"))
+    convo.user("Show me the log")
+    call = convo.tool_turn("Bash", {"command": "cat log"}, long_text("start", 5000) + " zanzibar")
+    assert call
+    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "big.jsonl"
+    write_transcript(path, convo.records)
+    assert run_cli("import", path, home=home).returncode == 0
+
+    (hit,) = search(home, "zanzibar")
+
+    assert hit["role"] == "tool_result"
+    assert "**zanzibar**" in hit["snippet"]
+
+
+def test_search_filters_by_cwd_and_source_and_limits(claude_tree: ClaudeTree, home: Path) -> None:
+    ids = imported(claude_tree, home)
+
+    web = search(home, "step", "--cwd", f"{CWD_ROOT}/web-app", "--limit", "100")
+    assert {r["thread_id"] for r in web} == {ids["middle"], ids["oldest"]}
+    assert search(home, "step", "--source", "codex") == []
+    assert len(search(home, "step", "--limit", "2")) == 2
+
+
+def test_search_ranks_the_closer_match_first(claude_tree: ClaudeTree, home: Path) -> None:
+    imported(claude_tree, home)
+
+    rows = search(home, "release script")
+
+    assert rows[0]["snippet"] == "Explain the **release** **script**"
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+
+
+def test_import_does_not_index_and_search_catches_up_first(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    imported(claude_tree, home)
+    assert query(home, "SELECT count(*) FROM search_items") == [(0,)]
+
+    assert search(home, "flaky")
+
+    assert query(home, "SELECT count(*) FROM search_items")[0][0] > 0
+
+
+def test_a_rewritten_source_leaves_no_stale_search_rows(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    imported(claude_tree, home)
+    assert search(home, "flaky")
+    oldest = claude_tree.session("oldest")
+    records = [r for r in oldest.records if "flaky" not in str(r)]
+    write_transcript(oldest.path, records)
+    imported(claude_tree, home)
+
+    assert search(home, "flaky") == []
+
+
+def test_human_search_output_and_queries_without_words(claude_tree: ClaudeTree, home: Path) -> None:
+    imported(claude_tree, home)
+
+    shown = run_cli("search", "dry-run", home=home)
+    nothing = run_cli("search", "no-such-word-anywhere", home=home)
+    bad = run_cli("search", "***", home=home)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "Release script tidy-up" in shown.stdout
+    assert "Add --dry-run" in shown.stdout
+    assert nothing.returncode == 0
+    assert "no matches" in nothing.stderr
+    assert bad.returncode == 2
+    assert "no words" in bad.stderr
