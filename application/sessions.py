@@ -20,6 +20,7 @@ sessions and on resume. Blocking work (SQLite, files) runs in threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -222,7 +223,7 @@ class Sessions:
         try:
             session, items = await asyncio.to_thread(load_thread, store.app, thread_id)
             session.resume(settings=config.settings)
-        except BaseException as exc:
+        except Exception as exc:
             await asyncio.to_thread(store.close)
             raise ResumeFailedError(f"failed to resume thread {thread_id}: {exc}") from exc
         return session, store, items, []
@@ -230,10 +231,14 @@ class Sessions:
     async def _mcp(
         self, servers: Mapping[str, McpServerConfig]
     ) -> tuple[McpConnections, str | None, McpStartup]:
+        manager: McpConnections | None = None
         try:
             manager = self.services.mcp()
             return manager, None, await manager.start(servers)
         except Exception as exc:
+            if manager is not None:  # stop whatever it started before it failed
+                with contextlib.suppress(Exception):
+                    await manager.stop()
             error = f"failed to create the MCP connection manager: {exc}"
             return _NoMcp(), error, McpStartup(tools=[], failures={})
 

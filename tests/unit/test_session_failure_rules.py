@@ -148,3 +148,21 @@ def test_a_failed_resume_stops_the_mcp_servers_it_started_and_raises() -> None:
     with pytest.raises(ResumeFailedError, match=f"failed to resume thread {missing}: "):
         asyncio.run(Sessions(svc).resume_session(missing, SessionConfig(SETTINGS, SERVERS)))
     assert manager.stopped
+
+
+@dataclass
+class FailingMcp(FakeMcp):
+    """A manager whose start fails after it has started something."""
+
+    async def start(self, servers: Mapping[str, McpServerConfig]) -> McpStartup:
+        raise RuntimeError("lost the servers")
+
+
+def test_a_manager_whose_start_fails_is_stopped_and_reported() -> None:
+    manager = FailingMcp()
+    live = start(services(mcp=lambda: manager))
+
+    assert live.events[1]["message"] == (
+        "failed to create the MCP connection manager: lost the servers"
+    )
+    assert manager.stopped
