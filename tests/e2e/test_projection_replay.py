@@ -1,0 +1,239 @@
+"""Read models are rebuildable and replay-safe: rows and position commit together.
+
+Rebuilt rows equal incrementally maintained rows (search included); a page of
+events applied twice, or a crash after the rows were written but before the
+position was, leaves the same rows as a clean run; ``project --follow`` keeps
+them current and stops cleanly on a signal.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    REPO,
+    ClaudeTree,
+    Conversation,
+    append_transcript,
+    cli_command,
+    cli_env,
+    query,
+    run_cli,
+    session_uuid,
+    table,
+    write_transcript,
+)
+from eventsourcing.persistence import IntegrityError
+
+from adapters.persistence.sqlite_read_models import SQLiteReadModels
+from adapters.store import open_store
+from application.projections import PROJECTIONS, CatchUp, Op
+
+
+def all_rows(home: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "threads": table(home, "threads", "thread_id"),
+        "spawns": table(home, "spawns", "parent_thread_id, agent_id"),
+        "history": table(home, "history", "thread_id, position"),
+        "ledger": table(home, "ledger", "import_id"),
+        # Ids are assigned in replay order; what matters is which text is at which item.
+        "search": query(
+            home,
+            "SELECT s.thread_id, s.position, s.role, t.text FROM search_items s"
+            " JOIN search_text t ON t.rowid = s.id ORDER BY s.thread_id, s.position",
+        ),
+    }
+
+
+def import_ok(path: Path, home: Path) -> dict[str, Any]:
+    result = run_cli("import", path, "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = result.json()
+    return report
+
+
+def grow_and_rewrite(tree: ClaudeTree, home: Path) -> None:
+    """Imports, then an append, a rewrite in place and a new source with a sub-agent,
+    with search caught up between the two imports."""
+    import_ok(tree.claude_home, home)
+    assert run_cli("search", "step", home=home).returncode == 0
+    grown, rewritten = tree.session("middle"), tree.session("oldest")
+    grown.conversation.user("grow the middle session with quokka")
+    append_transcript(grown.path, grown.records[-1:])
+    write_transcript(rewritten.path, rewritten.records[:4])
+    host = Conversation(session_uuid("host"))
+    host.user("Use a sub-agent")
+    main_parent = host.parent
+    host.is_sidechain, host.parent = True, None
+    host.user("inline sub-agent work")
+    host.is_sidechain, host.parent = False, main_parent
+    host.assistant("done")
+    host.write(tree.projects / "-proj" / f"{host.session_id}.jsonl")
+    outcomes = sorted(s["outcome"] for s in import_ok(tree.claude_home, home)["sources"])
+    assert outcomes == ["appended", "imported", "replaced", "skipped"]
+    assert run_cli("project", home=home).returncode == 0
+
+
+def test_rebuilding_every_projection_gives_the_incrementally_maintained_rows(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    grow_and_rewrite(claude_tree, home)
+    incremental = all_rows(home)
+    assert any("quokka" in row[3] for row in incremental["search"])
+
+    result = run_cli("rebuild", home=home)
+
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt threads, history, ledger, search" in result.stderr
+    assert all_rows(home) == incremental
+
+
+def test_rebuilding_one_projection_leaves_the_others_alone(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    grow_and_rewrite(claude_tree, home)
+    before = all_rows(home)
+
+    result = run_cli("rebuild", "search", home=home)
+
+    assert result.returncode == 0, result.stderr
+    assert all_rows(home) == before
+    unknown = run_cli("rebuild", "nonsense", home=home)
+    assert unknown.returncode == 2
+    assert "no read model named nonsense" in unknown.stderr
+
+
+class CrashBeforeTracking(Exception):
+    pass
+
+
+class CrashingReadModels(SQLiteReadModels):
+    """Writes a page's rows, then dies before writing the position (in the same
+    transaction, so the database rolls the rows back) on the chosen page."""
+
+    crash_on_page = 2
+    pages = 0
+
+    def apply(self, ops: list[Op], positions: dict[str, int]) -> None:
+        self.pages += 1
+        if self.pages != self.crash_on_page:
+            super().apply(ops, positions)
+            return
+        from adapters.persistence.sqlite_read_models import _execute
+
+        with self.datastore.transaction(commit=True) as c:
+            _execute(c, ops)
+            raise CrashBeforeTracking
+
+
+def test_a_crash_between_the_row_write_and_the_tracking_write_leaves_the_same_rows(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    grow_and_rewrite(claude_tree, home)
+    expected = all_rows(home)
+    store = open_store(str(home))
+    try:
+        store.read_models.reset(list(PROJECTIONS))
+        crashing = store.app.factory.tracking_recorder(CrashingReadModels)
+        assert isinstance(crashing, CrashingReadModels)
+        catch_up = CatchUp(
+            log=store.app.recorder,
+            decode=store._catch_up.decode,
+            store=crashing,
+            page_size=3,
+        )
+        with pytest.raises(CrashBeforeTracking):
+            catch_up.run(list(PROJECTIONS))
+        assert crashing.positions(), "the first page should have committed"
+
+        catch_up.store = store.read_models
+        catch_up.run(list(PROJECTIONS))
+    finally:
+        store.close()
+
+    assert all_rows(home) == expected
+
+
+def test_the_same_page_applied_twice_is_refused_whole_and_rows_stay_the_same(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    grow_and_rewrite(claude_tree, home)
+    store = open_store(str(home))
+    try:
+        store.read_models.reset(list(PROJECTIONS))
+        log = store.app.recorder
+        page = log.select_notifications(None, 5)
+        ops: list[Op] = []
+        for n in page:
+            event = store._catch_up.decode(n.state)
+            event["originator_id"] = str(n.originator_id)
+            event["originator_version"] = n.originator_version
+            for projection in PROJECTIONS.values():
+                if n.topic in projection.topics:
+                    ops.extend(projection.changes(n.topic, event, n.id))
+        positions = dict.fromkeys(PROJECTIONS, page[-1].id)
+        store.read_models.apply(ops, positions)
+        once = all_rows(home)
+
+        with pytest.raises(IntegrityError):
+            store.read_models.apply(ops, positions)
+
+        assert all_rows(home) == once
+    finally:
+        store.close()
+
+
+def test_project_follow_keeps_read_models_current_and_stops_cleanly_on_sigterm(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    first, *rest = claude_tree.sessions
+    import_ok(first.path, home)
+    follower = subprocess.Popen(
+        cli_command("project", "--follow", "--interval", "0.1"),
+        cwd=REPO,
+        env=cli_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for session in rest:
+            # Write the events without catching up: the follower must index them.
+            assert run_cli("import", session.path, home=home).returncode == 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            indexed = query(home, "SELECT count(DISTINCT thread_id) FROM search_items")[0][0]
+            if indexed == len(claude_tree.sessions):
+                break
+            time.sleep(0.1)
+        assert indexed == len(claude_tree.sessions)
+        follower.send_signal(signal.SIGTERM)
+        _, stderr = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+
+    assert follower.returncode == 0, stderr
+    assert "read models up to date" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_project_follow_stops_on_sigint_too(home: Path, claude_tree: ClaudeTree) -> None:
+    import_ok(claude_tree.claude_home, home)
+    follower = subprocess.Popen(
+        cli_command("project", "--follow", "--interval", "0.1"),
+        cwd=REPO,
+        env=cli_env(home),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    follower.send_signal(signal.SIGINT)
+    _, stderr = follower.communicate(timeout=30)
+    assert follower.returncode == 0, stderr
