@@ -1,0 +1,92 @@
+"""Each read model's rows for the fixture tree (plus a sub-agent), as syrupy snapshots.
+
+Ids, paths and import times are normalised so the snapshot is the same on
+every machine; notification ids are left out (the import may save sources in
+any order). Update on purpose with ``pytest --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ClaudeTree, Conversation, query, run_cli, session_uuid, slug
+from syrupy.assertion import SnapshotAssertion
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    from conftest import make_claude_tree
+
+    root = tmp_path_factory.mktemp("snap").resolve()
+    tree: ClaudeTree = make_claude_tree(root / "user-home")
+    host = Conversation(session_uuid("host"), cwd="/nonexistent-threadline-tests/host")
+    host.user("Use a sub-agent")
+    main_parent = host.parent
+    host.is_sidechain, host.parent = True, None
+    host.user("inline sub-agent work")
+    host.is_sidechain, host.parent = False, main_parent
+    host.assistant("done")
+    host.write(tree.projects / slug("/nonexistent-threadline-tests/host") / "host.jsonl")
+    home = root / "home"
+    assert run_cli("import", tree.claude_home, home=home).returncode == 0
+    assert run_cli("project", home=home).returncode == 0
+    names: dict[str, str] = {}
+    rows = query(home, "SELECT thread_id, source_path, agent_id FROM threads")
+    for thread_id, source_path, agent_id in sorted(rows, key=lambda r: (r[1], r[2] or "")):
+        names[thread_id] = (
+            f"<thread {Path(source_path).stem[:8]}{'/' + agent_id if agent_id else ''}>"
+        )
+    for tid in list(names):
+        names[tid.replace("-", "")] = names[tid]
+    names[str(root)] = "<tmp>"
+    return home, names
+
+
+def normalised(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for raw, name in names.items():
+            value = value.replace(raw, name)
+        return UUID_RE.sub("<uuid>", value)
+    return value
+
+
+def rows(home: Path, names: dict[str, str], sql: str) -> list[dict[str, Any]]:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        found = [
+            {k: normalised(r[k], names) for k in r.keys() if k not in DROPPED}  # noqa: SIM118
+            for r in conn.execute(sql)
+        ]
+    finally:
+        conn.close()
+    return sorted(found, key=repr)
+
+
+DROPPED = {"notification_id", "recorded_at", "mtime_ns", "import_id", "sha256"}
+"""Vary from run to run: the fixture's summary lines carry a random leafUuid."""
+
+
+READ_MODELS = {
+    "threads": "SELECT * FROM threads",
+    "spawns": "SELECT * FROM spawns",
+    "history": "SELECT * FROM history",
+    "ledger": "SELECT * FROM ledger",
+    "search": "SELECT s.thread_id, s.position, s.role, t.text FROM search_items s"
+    " JOIN search_text t ON t.rowid = s.id",
+}
+
+
+@pytest.mark.parametrize("name", READ_MODELS)
+def test_read_model_rows(
+    store: tuple[Path, dict[str, str]], snapshot: SnapshotAssertion, name: str
+) -> None:
+    home, names = store
+    assert rows(home, names, READ_MODELS[name]) == snapshot
