@@ -233,8 +233,12 @@ def history(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = Fa
         style = ROLE_STYLE.get(kind, "")
         when = f"[dim]#{item['position']}  {_when(item.get('timestamp'))}[/dim]"
         if kind in FOLDED and not full:
-            head, body = folded(item, text, max(out.width - 40, 20))
-            out.print(f"[{style}]{head}[/]  {when}  {escape(body)}", highlight=False)
+            head, body = folded(item, text, FOLD_WIDTH)
+            line = f"[{style}]{head}[/]  {when}  "
+            room = max(out.width - len(_plain(line)), 20)
+            if len(body) > room:
+                body = body[: room - 1] + "…"
+            out.print(line + escape(body), highlight=False)
             continue
         label = kind if kind != "system" else f"system:{item.get('subtype')}"
         out.print(f"[{style}]{label}[/]  {when}")
@@ -244,7 +248,7 @@ def history(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = Fa
 
 
 FOLDED = ("tool_call", "tool_result")
-FOLD_WIDTH = 100
+FOLD_WIDTH = 200
 
 
 def folded(item: dict[str, Any], text: str, width: int = FOLD_WIDTH) -> tuple[str, str]:
