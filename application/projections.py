@@ -288,9 +288,7 @@ class CatchUp:
             try:
                 # Only positions that move: a projection already past this page (one
                 # caught up further than the others) keeps its tracking row as it is.
-                self.store.apply(
-                    ops, {n: p for n, p in new_positions.items() if p > positions[n]}
-                )
+                self.store.apply(ops, {n: p for n, p in new_positions.items() if p > positions[n]})
             except IntegrityError:
                 # Another catch-up applied this page first (its position is ahead of
                 # ours, so ours was refused whole): continue from where it got to.
