@@ -61,25 +61,52 @@ class ReadModelQueries:
         return self._select(sql, tuple(params))
 
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
-        """Ranked matches (best first): thread, item position, role and a marked snippet."""
+        """Ranked matches (best first): thread, item position, role and a marked snippet.
+
+        Two steps: rank every match (bm25) and keep the best ``limit``, then make
+        snippets for those alone; a snippet for every match of a common word costs
+        more than the ranking.
+        """
         where = ["search_text MATCH ?"]
         params: list[Any] = [query.fts()]
+        joins = ""
+        if query.cwds or query.sources:
+            joins = (
+                " JOIN search_items s ON s.id = search_text.rowid"
+                " JOIN threads t ON t.thread_id = s.thread_id"
+            )
         if query.cwds:
             where.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
             params.extend(query.cwds)
         if query.sources:
             where.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
             params.extend(query.sources)
-        sql = (
-            "SELECT s.thread_id, s.position, s.role, t.title, t.cwd, t.source_agent,"
-            f" snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet,"
-            " bm25(search_text) AS rank"
-            " FROM search_text JOIN search_items s ON s.id = search_text.rowid"
-            " JOIN threads t ON t.thread_id = s.thread_id"
-            f" WHERE {' AND '.join(where)} ORDER BY rank, s.thread_id, s.position LIMIT ?"
-        )
-        params.append(query.limit)
-        return self._select(sql, tuple(params))
+        best = self.conn.execute(
+            "SELECT search_text.rowid, bm25(search_text) AS rank FROM search_text"
+            f"{joins} WHERE {' AND '.join(where)} ORDER BY rank, search_text.rowid LIMIT ?",
+            (*params, query.limit),
+        ).fetchall()
+        if not best:
+            return []
+        ranks = {r[0]: r[1] for r in best}
+        marks = ", ".join("?" * len(ranks))
+        found = {
+            r["id"]: dict(r)
+            for r in self.conn.execute(
+                "SELECT s.id, s.thread_id, s.position, s.role, t.title, t.cwd, t.source_agent,"
+                f" snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet"
+                " FROM search_text JOIN search_items s ON s.id = search_text.rowid"
+                " JOIN threads t ON t.thread_id = s.thread_id"
+                f" WHERE search_text MATCH ? AND search_text.rowid IN ({marks})",
+                (query.fts(), *ranks),
+            )
+        }
+        rows = []
+        for rowid, rank in ranks.items():
+            row = found[rowid]
+            del row["id"]
+            rows.append(row | {"rank": rank})
+        return rows
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         found = self._select("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
