@@ -191,7 +191,13 @@ def _one_thread(queries: ReadModelQueries, prefix: str) -> str:
     return matches[0]
 
 
+TABLE_PAGE = 50
+"""Threads in the table when no --limit is given; the rest are a --cursor away."""
+
+
 def cmd_threads(args: argparse.Namespace) -> int:
+    if args.limit is None and not args.json:
+        args.limit = TABLE_PAGE
     with read_models_for(args) as queries:
         query = thread_query(args, queries)
         rows = queries.threads(query)
@@ -202,12 +208,19 @@ def cmd_threads(args: argparse.Namespace) -> int:
         row["cursor"] = row_cursor(query, row)
     if args.json:
         print_json(rows)
+    elif not rows:
+        filtered = query != ThreadQuery(limit=query.limit)
+        empty = "no threads match" if filtered else "no threads yet: try `threadline import`"
+        print(empty, file=sys.stderr)
     else:
-        from adapters.cli import render
+        from adapters.cli.table import threads_table
 
-        render.threads_table(rows, filtered=query != ThreadQuery(limit=query.limit))
+        threads_table(rows)
     if more and not args.json:
-        print(f"more: threadline threads --cursor {rows[-1]['cursor']} …", file=sys.stderr)
+        print(
+            f"more: threadline threads --cursor {rows[-1]['cursor']} (and the same options)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -112,69 +112,8 @@ class EventProgress:
             self.progress.stop()
 
 
-def threads_table(rows: list[dict[str, Any]], filtered: bool = False) -> None:
-    if not rows:
-        if filtered:
-            err.print("no threads match")
-        else:
-            err.print("no threads yet: try `threadline import`")
-        return
-    wide = out.width >= 140
-    columns = ["id", "title", "cwd", "branch", "updated", "items"]
-    if wide:
-        columns[2:2] = ["source"]
-        columns[-2:-1] = ["created", "updated"]
-        columns.append("parent")
-    table = Table(show_edge=False, pad_edge=False, expand=False)
-    for column in columns:
-        if column == "title":
-            table.add_column(column, ratio=1, min_width=24, overflow="fold")
-        else:
-            table.add_column(
-                column,
-                no_wrap=True,
-                overflow="ellipsis",
-                min_width=min(len(column), 8),
-                justify="right" if column == "items" else "left",
-            )
-    for row, depth in in_tree_order(rows):
-        cells = {
-            "id": row["thread_id"][:8],
-            "title": ("  " * depth + "↳ " if depth else "") + escape(row["title"]),
-            "source": row["source_agent"],
-            "cwd": escape(_short_path(row["cwd"] or "", 40 if wide else 24)),
-            "branch": escape(row["git_branch"] or ""),
-            "created": _when(row["created_at"]),
-            "updated": _when(row["updated_at"]),
-            "items": str(row["item_count"]),
-            "parent": (row["parent_thread_id"] or "")[:8],
-        }
-        table.add_row(*(cells[c] for c in columns))
-    out.print(table)
-
-
 def _short_path(path: str, width: int) -> str:
     return path if len(path) <= width else "…" + path[-(width - 1) :]
-
-
-def in_tree_order(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
-    """Rows in their order, each child thread moved right under its parent."""
-    ids = {r["thread_id"] for r in rows}
-    children: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        if r["parent_thread_id"] in ids:
-            children.setdefault(r["parent_thread_id"], []).append(r)
-    ordered: list[tuple[dict[str, Any], int]] = []
-
-    def visit(row: dict[str, Any], depth: int) -> None:
-        ordered.append((row, depth))
-        for child in children.get(row["thread_id"], []):
-            visit(child, depth + 1)
-
-    for r in rows:
-        if r["parent_thread_id"] not in ids:
-            visit(r, 0)
-    return ordered
 
 
 def ledger_table(rows: list[dict[str, Any]]) -> None:

@@ -31,7 +31,6 @@ class ReadModelQueries:
         if not os.path.exists(path):
             raise StoreNotFoundError(f"no store in {home} yet")
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
         self.conn.close()
@@ -91,8 +90,8 @@ class ReadModelQueries:
         ranks = {r[0]: r[1] for r in best}
         marks = ", ".join("?" * len(ranks))
         found = {
-            r["id"]: dict(r)
-            for r in self.conn.execute(
+            r["id"]: r
+            for r in self._select(
                 "SELECT s.id, s.thread_id, s.position, s.role, t.title, t.cwd, t.source_agent,"
                 f" snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet"
                 " FROM search_text JOIN search_items s ON s.id = search_text.rowid"
@@ -159,7 +158,9 @@ class ReadModelQueries:
         return self.conn.execute(sql).fetchone()[0]
 
     def _select(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.conn.execute(sql, params)]
+        cursor = self.conn.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
 
 
 MARK_START = "\x02"
