@@ -313,6 +313,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Stopped(Exception):
+    pass
+
+
 def cmd_project(args: argparse.Namespace) -> int:
     """Catch every read model up; with ``--follow``, keep polling until SIGINT or SIGTERM."""
     import signal
@@ -328,14 +332,23 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.follow:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+    def between_pages(position: int, end: int) -> None:
+        # Each page is committed before this is called: stopping here loses nothing.
+        if stop.is_set():
+            raise _Stopped
+
     total = 0
     with store_for(args) as store:
         while True:
-            seen = store.catch_up(names=list(ALL_PROJECTIONS))
+            try:
+                seen = store.catch_up(names=list(ALL_PROJECTIONS), progress=between_pages)
+            except _Stopped:
+                break
             total += seen
             if seen and args.follow:
                 print(f"projected {seen} events", file=sys.stderr, flush=True)
             if not args.follow or stop.wait(args.interval):
                 break
-    print(f"read models up to date ({total} events projected)", file=sys.stderr)
+    done = "stopped" if stop.is_set() else "read models up to date"
+    print(f"{done} ({total} events projected)", file=sys.stderr)
     return EXIT_OK
