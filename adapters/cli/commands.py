@@ -332,6 +332,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     if args.follow:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
+
     def between_pages(position: int, end: int) -> None:
         # Each page is committed before this is called: stopping here loses nothing.
         if stop.is_set():
