@@ -238,3 +238,42 @@ def test_project_follow_stops_on_sigint_too(home: Path, claude_tree: ClaudeTree)
     follower.send_signal(signal.SIGINT)
     _, stderr = follower.communicate(timeout=30)
     assert follower.returncode == 0, stderr
+
+
+def test_rebuild_shows_a_progress_bar_on_a_terminal_only(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    import os
+    import pty
+
+    import_ok(claude_tree.claude_home, home)
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            cli_command("rebuild"),
+            cwd=REPO,
+            env=cli_env(home, {"COLUMNS": "100", "TERM": "xterm"}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+
+    assert done.returncode == 0
+    assert b"rebuilding" in shown
+    assert b"rebuilt threads, history, ledger, search" in shown
+    piped = run_cli("rebuild", home=home)
+    assert "rebuilding" not in piped.stderr
