@@ -70,8 +70,11 @@ def read_models_for(
     except StoreNotFoundError:
         behind = True
     if behind:
-        with store_for(args) as store:
-            store.catch_up(names=list(names))
+        from adapters.cli import render
+
+        # Indexing a large import for search takes seconds: show it on a terminal.
+        with store_for(args) as store, render.EventProgress.start("catching up") as progress:
+            store.catch_up(names=list(names), progress=progress.update)
     with closing(ReadModelQueries(home)) as queries:
         yield queries
 
