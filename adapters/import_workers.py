@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
 from adapters.claude_code.reader import ClaudeCodeReader
+from adapters.home import StoreLocation
 from adapters.store import Store, open_store
 from application.importing import TranscriptImporter
 from application.reports import SourceReport
@@ -33,7 +34,7 @@ _worker_store: Store | None = None
 
 
 def import_sources(
-    home: str,
+    location: StoreLocation,
     sources: list[SourceFile],
     jobs: int,
     on_done: Callable[[SourceReport], None] | None = None,
@@ -41,12 +42,12 @@ def import_sources(
     """Import ``sources`` (at most ``jobs`` at once) and return a report for each."""
     workers = min(jobs, os.cpu_count() or 1, len(sources))
     if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
-        return _import_here(home, sources, jobs, on_done)
-    open_store(home).close()  # create the store and its tables once, then fork with none open
+        return _import_here(location, sources, jobs, on_done)
+    open_store(location).close()  # create the store and its tables once, then fork with none open
     reports: list[SourceReport] = []
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_open_worker, initargs=(home,)
+        workers, mp_context=context, initializer=_open_worker, initargs=(location,)
     ) as pool:
         futures: dict[Future[SourceReport], SourceFile] = {
             pool.submit(_import_in_worker, source): source
@@ -61,12 +62,12 @@ def import_sources(
 
 
 def _import_here(
-    home: str,
+    location: StoreLocation,
     sources: list[SourceFile],
     jobs: int,
     on_done: Callable[[SourceReport], None] | None,
 ) -> list[SourceReport]:
-    store = open_store(home)
+    store = open_store(location)
     try:
         importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
         return importer.import_each(sources, on_done)
@@ -88,10 +89,10 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _open_worker(home: str) -> None:
+def _open_worker(location: StoreLocation) -> None:
     global _worker_importer, _worker_store
     _die_with_parent()
-    _worker_store = open_store(home)
+    _worker_store = open_store(location)
     _worker_importer = TranscriptImporter(
         _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1
     )

@@ -1,30 +1,27 @@
-"""Opening Threadline's store: the composition root of the write and read sides."""
+"""Opening Threadline's store: the composition root of the write and read sides.
+
+The embedded SQLite file under the home by default; the PostgreSQL database
+that ``--database-url`` or ``$THREADLINE_DATABASE_URL`` names for a shared store.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.home import StoreUnavailableError, resolve_home
+from adapters.home import StoreLocation, StoreUnavailableError, resolve_location
 from adapters.persistence.codec import CODEC_ENV, PydanticMapper
-from adapters.persistence.sqlite import (
-    SQLiteBlobStore,
-    creation_lock,
-    prepare_database,
-    prepare_home,
-    sqlite_env,
-)
-from adapters.persistence.sqlite_read_models import SQLiteReadModels
-from application.projections import CatchUp
+from application.ports import BlobStore
+from application.projections import CatchUp, ReadModelStore
 from application.threadline import Threadline
 
 
 @dataclass
 class Store:
-    home: str
+    location: StoreLocation
     app: Threadline
-    blobs: SQLiteBlobStore
-    read_models: SQLiteReadModels
+    blobs: BlobStore
+    read_models: ReadModelStore
     _catch_up: CatchUp = field(init=False)
 
     def __post_init__(self) -> None:
@@ -36,6 +33,10 @@ class Store:
             store=self.read_models,
         )
 
+    @property
+    def home(self) -> str:
+        return self.location.home
+
     def catch_up(self, **kwargs: Any) -> int:
         return self._catch_up.run(**kwargs)
 
@@ -46,20 +47,55 @@ class Store:
         self.app.close()
 
 
-def open_store(home: str | None = None) -> Store:
-    """The embedded SQLite store under the Threadline home."""
-    home = resolve_home(home)
+def open_store(home: str | StoreLocation | None = None, database_url: str | None = None) -> Store:
+    """The store at ``home`` (or the given location); created on first use."""
+    location = home if isinstance(home, StoreLocation) else resolve_location(home, database_url)
     try:
-        prepare_home(home)
-        with creation_lock(home):
-            db_path = prepare_database(home)
-            app = Threadline(env={**CODEC_ENV, **sqlite_env(db_path)})
-            read_models = app.factory.tracking_recorder(SQLiteReadModels)
-            assert isinstance(read_models, SQLiteReadModels)
-            blobs = SQLiteBlobStore(read_models.datastore)
+        if location.database_url is None:
+            return _open_sqlite(location)
+        return _open_postgres(location, location.database_url)
+    except StoreUnavailableError:
+        raise
     except OSError as exc:
         reason = exc.strerror if exc.strerror and exc.filename else str(exc)
-        raise StoreUnavailableError(f"cannot open the store in {home}: {reason}") from exc
+        raise StoreUnavailableError(
+            f"cannot open the store {location.describe()}: {reason}"
+        ) from exc
     except Exception as exc:  # any failure here means there is no usable store
-        raise StoreUnavailableError(f"cannot open the store in {home}: {exc}") from exc
-    return Store(home=home, app=app, blobs=blobs, read_models=read_models)
+        raise StoreUnavailableError(f"cannot open the store {location.describe()}: {exc}") from exc
+
+
+def _open_sqlite(location: StoreLocation) -> Store:
+    from adapters.persistence.sqlite import (
+        SQLiteBlobStore,
+        creation_lock,
+        prepare_database,
+        prepare_home,
+        sqlite_env,
+    )
+    from adapters.persistence.sqlite_read_models import SQLiteReadModels
+
+    prepare_home(location.home)
+    with creation_lock(location.home):
+        db_path = prepare_database(location.home)
+        app = Threadline(env={**CODEC_ENV, **sqlite_env(db_path)})
+        read_models = app.factory.tracking_recorder(SQLiteReadModels)
+        assert isinstance(read_models, SQLiteReadModels)
+        blobs = SQLiteBlobStore(read_models.datastore)
+    return Store(location=location, app=app, blobs=blobs, read_models=read_models)
+
+
+def _open_postgres(location: StoreLocation, url: str) -> Store:
+    from adapters.persistence.postgres import PostgresBlobStore, creation_lock, postgres_env
+    from adapters.persistence.postgres_read_models import PostgresReadModels
+
+    with creation_lock(url):
+        app = Threadline(env={**CODEC_ENV, **postgres_env(url)})
+        try:
+            read_models = app.factory.tracking_recorder(PostgresReadModels)
+            assert isinstance(read_models, PostgresReadModels)
+            blobs = PostgresBlobStore(read_models.datastore)
+        except BaseException:
+            app.close()
+            raise
+    return Store(location=location, app=app, blobs=blobs, read_models=read_models)

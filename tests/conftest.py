@@ -5,6 +5,13 @@ the shape Claude Code writes them, the store is a real SQLite file in a tmp
 Threadline home, and the CLI runs as a subprocess (``python -m
 adapters.cli.main``), the way a user runs it.
 
+Tests in a module marked ``both_stores`` run twice: on the SQLite file, and on
+a fresh database of a real PostgreSQL server (``$THREADLINE_TEST_POSTGRES_URL``,
+default ``postgresql://postgres@127.0.0.1:5432/postgres``, which must allow
+``CREATE DATABASE``). The ``home`` fixture sets ``THREADLINE_DATABASE_URL`` for
+those, so the CLI and ``open_store`` use it. Without a reachable server they are
+skipped with the reason; under ``CI=true`` they fail instead.
+
 Test modules import the helpers below with ``from conftest import ...`` (pytest
 puts this directory on ``sys.path``); keep any other conftest.py inside a package
 (as ``tests/unit`` is) so that the name stays this module's.
@@ -18,11 +25,12 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -90,13 +98,106 @@ def tmp_path(tmp_path: Path) -> Path:
     return tmp_path.resolve()
 
 
+# -- which store a test runs on -----------------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "THREADLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+DATABASE_URL_ENV = "THREADLINE_DATABASE_URL"
+STORE_KINDS = ("sqlite", "postgres")
+_DATABASES: dict[Path, str] = {}
+"""Home -> the PostgreSQL database URL of a test that runs on PostgreSQL."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_stores: run each test on the SQLite store and on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers", "sqlite_only: in a both_stores module, a test of the SQLite file itself"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker
+    if "home" in metafunc.fixturenames and marked("both_stores") and not marked("sqlite_only"):
+        metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A Threadline home that does not exist yet (the CLI creates it)."""
-    return tmp_path / "threadline-home"
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the test is parametrised over both stores."""
+    return str(getattr(request, "param", "sqlite"))
 
 
-# -- reading the store's SQLite file directly ---------------------------------
+class _PostgresServer:
+    """The test server: one fresh database per test, all dropped at the end of the run."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.unavailable: str | None = None
+        self.admin: Any = None
+
+    def fresh_database(self) -> str:
+        import psycopg
+
+        if self.admin is None and self.unavailable is None:
+            try:
+                self.admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+            except psycopg.Error as exc:
+                self.unavailable = " ".join(str(exc).split())
+        if self.unavailable is not None:
+            reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {self.unavailable}"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"{reason} (under CI=true the PostgreSQL tests must run)")
+            pytest.skip(f"{reason} (set THREADLINE_TEST_POSTGRES_URL to run these tests)")
+        name = f"threadline_test_{uuid.uuid4().hex[:16]}"
+        self.admin.execute(f"CREATE DATABASE {name}")
+        self.created.append(name)
+        return urlunsplit(urlsplit(POSTGRES_ADMIN_URL)._replace(path="/" + name))
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            self.admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if self.admin is not None:
+            self.admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[_PostgresServer]:
+    server = _PostgresServer()
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture
+def database_url(
+    store_kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str | None:
+    """The PostgreSQL database of a test on PostgreSQL (set in the environment), else None."""
+    if store_kind != "postgres":
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+        return None
+    url = request.getfixturevalue("postgres_server").fresh_database()
+    monkeypatch.setenv(DATABASE_URL_ENV, url)
+    return str(url)
+
+
+@pytest.fixture
+def home(tmp_path: Path, database_url: str | None) -> Path:
+    """A Threadline home that does not exist yet (the CLI creates it); on PostgreSQL, its
+    store is the test's fresh database."""
+    path = tmp_path / "threadline-home"
+    if database_url is not None:
+        _DATABASES[path] = database_url
+    return path
+
+
+def on_postgres(home: Path) -> bool:
+    return home in _DATABASES
+
+
+# -- reading the store directly -----------------------------------------------
 
 
 def db_path(home: Path) -> Path:
@@ -104,7 +205,19 @@ def db_path(home: Path) -> Path:
 
 
 def query(home: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows from the store's SQLite file, read-only."""
+    """Rows from the store, read-only: its SQLite file, or its PostgreSQL database.
+
+    SQL is written for SQLite; on PostgreSQL ``?`` marks, ``stored_events`` and
+    ``rowid`` (the notification id) are translated.
+    """
+    url = _DATABASES.get(home)
+    if url is not None:
+        import psycopg
+
+        sql = sql.replace("?", "%s").replace("stored_events", "threadline_events")
+        sql = sql.replace("rowid", "notification_id")
+        with psycopg.connect(url, options="-c search_path=threadline") as conn:
+            return [tuple(r) for r in conn.execute(sql, params).fetchall()]  # type: ignore[arg-type]
     conn = sqlite3.connect(f"file:{db_path(home)}?mode=ro", uri=True, timeout=30)
     try:
         return conn.execute(sql, params).fetchall()

@@ -1,15 +1,14 @@
 """The CLI's commands: each runs a use case and renders its result.
 
 Read commands (threads, show, ledger, search) query the read models over a
-plain read-only SQLite connection, and load the event-sourcing stack only when
-the read models must first catch up with the events.
+plain connection (read-only SQLite, or PostgreSQL), and load the event-sourcing
+stack only when the read models must first catch up with the events.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -18,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from adapters.cli.main import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from adapters.home import resolve_home
+from adapters.home import StoreLocation, resolve_location
 from adapters.persistence.sqlite_queries import (
     MARK_END,
     MARK_START,
     QueryBlobs,
-    ReadModelQueries,
     StoreNotFoundError,
 )
+from adapters.read_models import open_queries
 from application.read_queries import (
     ALL_PROJECTIONS,
     EAGER_PROJECTIONS,
@@ -38,6 +37,7 @@ from application.read_queries import (
 )
 
 if TYPE_CHECKING:
+    from adapters.read_models import Queries
     from adapters.store import Store
 
 
@@ -47,11 +47,16 @@ class UserError(Exception):
         self.status = status
 
 
+def location_for(args: argparse.Namespace) -> StoreLocation:
+    """``--home`` and ``--database-url``, else their environment variables and defaults."""
+    return resolve_location(args.home, args.database_url)
+
+
 @contextmanager
 def store_for(args: argparse.Namespace) -> Iterator[Store]:
     from adapters.store import open_store
 
-    store = open_store(args.home)
+    store = open_store(location_for(args))
     try:
         yield store
     finally:
@@ -61,11 +66,11 @@ def store_for(args: argparse.Namespace) -> Iterator[Store]:
 @contextmanager
 def read_models_for(
     args: argparse.Namespace, names: Sequence[str] = EAGER_PROJECTIONS
-) -> Iterator[ReadModelQueries]:
+) -> Iterator[Queries]:
     """Up-to-date read models: caught up first if a write left them behind."""
-    home = resolve_home(args.home)
+    location = location_for(args)
     try:
-        with closing(ReadModelQueries(home)) as probe:
+        with closing(open_queries(location)) as probe:
             behind = probe.is_behind(names)
     except StoreNotFoundError:
         behind = True
@@ -75,7 +80,7 @@ def read_models_for(
         # Indexing a large import for search takes seconds: show it on a terminal.
         with store_for(args) as store, render.EventProgress.start("catching up") as progress:
             store.catch_up(names=list(names), progress=progress.update)
-    with closing(ReadModelQueries(home)) as queries:
+    with closing(open_queries(location)) as queries:
         yield queries
 
 
@@ -129,12 +134,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, str | None]]:
     """What the ledger says was imported; creates the store on first use."""
     try:
-        with closing(ReadModelQueries(resolve_home(args.home))) as queries:
+        with closing(open_queries(location_for(args))) as queries:
             return queries.recorded_versions()
     except StoreNotFoundError:
         with store_for(args):
             return {}
-    except sqlite3.Error:
+    except Exception:  # tables not there yet (SQLite or PostgreSQL): nothing recorded
         return {}
 
 
@@ -148,7 +153,7 @@ def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -
             progress.found(sources)
         report.sources.extend(
             import_workers.import_sources(
-                resolve_home(args.home),
+                location_for(args),
                 sources,
                 args.jobs,
                 on_done=progress.done if progress else None,
@@ -162,7 +167,7 @@ def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -
             store.catch_up()
 
 
-def thread_query(args: argparse.Namespace, queries: ReadModelQueries) -> ThreadQuery:
+def thread_query(args: argparse.Namespace, queries: Queries) -> ThreadQuery:
     try:
         return ThreadQuery(
             cwds=tuple(_directory(c) for c in args.cwd),
@@ -185,7 +190,7 @@ def _directory(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def _one_thread(queries: ReadModelQueries, prefix: str) -> str:
+def _one_thread(queries: Queries, prefix: str) -> str:
     matches = queries.find_threads(prefix)
     if not matches:
         raise UserError(f"no thread {prefix!r}", EXIT_PROBLEMS)

@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--home", help="Threadline home (default: $THREADLINE_HOME or ~/.threadline)"
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a shared PostgreSQL store, postgresql://user@host:port/dbname "
+        "(default: $THREADLINE_DATABASE_URL, else the SQLite file in the home)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("import", help="import Claude Code transcripts into the store")

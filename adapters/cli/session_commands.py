@@ -39,10 +39,13 @@ def add_session_parser(sub: Any) -> None:
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    from adapters.home import resolve_home
+    from adapters.home import StoreUnavailableError, resolve_location
     from adapters.sessions.config import ConfigError, load_session_config
 
-    home = resolve_home(args.home)
+    try:
+        location = resolve_location(args.home, args.database_url)
+    except StoreUnavailableError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     overrides = {
         key: getattr(args, key)
         for key in (
@@ -62,19 +65,19 @@ def cmd_session(args: argparse.Namespace) -> int:
         except ValueError:
             return _fail(f"not a thread id: {args.thread_id!r}", EXIT_USAGE)
     try:
-        config = load_session_config(home, overrides)
+        config = load_session_config(location.home, overrides)
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
     import asyncio
 
-    return asyncio.run(_run(home, config, thread_id))
+    return asyncio.run(_run(location, config, thread_id))
 
 
-async def _run(home: str, config: Any, thread_id: UUID | None) -> int:
+async def _run(location: Any, config: Any, thread_id: UUID | None) -> int:
     from adapters.sessions import session_services
     from application.sessions import ResumeFailedError, Sessions
 
-    sessions = Sessions(session_services(home))
+    sessions = Sessions(session_services(location))
     try:
         if thread_id is None:
             live = await sessions.start_session(config)

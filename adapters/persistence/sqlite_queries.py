@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
 
@@ -214,10 +214,14 @@ def thread_list_sql(query: ThreadQuery, mark: str = "?") -> tuple[str, list[Any]
     return sql, params
 
 
+class _HasBlobs(Protocol):
+    def blob(self, key: str) -> bytes: ...
+
+
 class QueryBlobs:
     """The blob store, read-only, for resolving references while reading history."""
 
-    def __init__(self, queries: ReadModelQueries) -> None:
+    def __init__(self, queries: _HasBlobs) -> None:
         self.queries = queries
 
     def put(self, data: bytes) -> str:  # pragma: no cover - never called on the read path

@@ -1,12 +1,10 @@
-"""What live sessions run on: the SQLite store, MCP servers, the shell, the prompt log."""
+"""What live sessions run on: the store, MCP servers, the shell, the prompt log."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from adapters.home import resolve_home
-from adapters.persistence.sqlite_queries import DB_FILENAME
+from adapters.home import StoreLocation, resolve_location
 from adapters.sessions.history import PromptLog
 from adapters.sessions.mcp import McpConnectionManager
 from adapters.sessions.shell import default_user_shell
@@ -16,7 +14,7 @@ from application.threadline import Threadline
 
 
 @dataclass
-class SQLiteSessionStore:
+class StoreForSessions:
     store: Store
 
     @property
@@ -25,17 +23,20 @@ class SQLiteSessionStore:
 
     @property
     def location(self) -> str:
-        return os.path.join(self.store.home, DB_FILENAME)
+        return self.store.location.describe()
 
     def close(self) -> None:
         self.store.close()
 
 
-def session_services(home: str | None = None) -> SessionServices:
-    home = resolve_home(home)
+def session_services(location: StoreLocation | str | None = None) -> SessionServices:
+    """The services for sessions at ``location`` (a home, for the SQLite store)."""
+    if not isinstance(location, StoreLocation):
+        location = resolve_location(location)
+    where = location
     return SessionServices(
-        open_store=lambda: SQLiteSessionStore(open_store(home)),
+        open_store=lambda: StoreForSessions(open_store(where)),
         mcp=McpConnectionManager,
         discover_shell=default_user_shell,
-        prompt_history=PromptLog(home),
+        prompt_history=PromptLog(location.home),
     )

@@ -30,6 +30,8 @@ from conftest import (
     write_transcript,
 )
 
+pytestmark = pytest.mark.both_stores
+
 HISTORY_REPLACED = "domain.session:Session.HistoryReplaced"
 ITEMS_RECORDED = "domain.session:Session.ItemsRecorded"
 
@@ -639,6 +641,7 @@ def test_a_store_that_cannot_be_opened_exits_3_with_a_clear_message_and_no_trace
     assert not_a_dir.read_text() == "I am a file, not a Threadline home\n"
 
 
+@pytest.mark.sqlite_only
 def test_the_store_is_created_owner_only(claude_tree: ClaudeTree, home: Path) -> None:
     result = run_cli("import", claude_tree.claude_home, home=home)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import (
     CWD_ROOT,
     Conversation,
@@ -15,6 +16,8 @@ from conftest import (
     thinking,
     write_transcript,
 )
+
+pytestmark = pytest.mark.both_stores
 
 BIG_OUTPUT = long_text("output", 6000) + "\nsecond line\nthird line"
 

@@ -17,6 +17,8 @@ from conftest import (
     slug,
 )
 
+pytestmark = pytest.mark.both_stores
+
 
 def imported(tree: ClaudeTree, home: Path) -> None:
     result = run_cli("import", tree.claude_home, "--json", home=home)

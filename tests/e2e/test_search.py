@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import (
     CWD_ROOT,
     ClaudeTree,
@@ -16,6 +17,8 @@ from conftest import (
     slug,
     write_transcript,
 )
+
+pytestmark = pytest.mark.both_stores
 
 
 def search(home: Path, *args: str) -> list[dict[str, Any]]:

@@ -1,0 +1,114 @@
+"""The shared store: PostgreSQL, through the eventsourcing library's own persistence.
+
+Everything lives in one schema, ``threadline``, of the database the URL names:
+the library's ``threadline_events`` and ``threadline_tracking`` tables, the
+content-addressed ``blobs`` and the read models (``postgres_read_models``).
+
+Settings, and why (ADR 0009):
+- ``POSTGRES_ENABLE_DB_FUNCTIONS``: the library's pipelined insert hangs in
+  psycopg on a save of more than a few MB; its plpgsql insert function does not.
+- pre-ping and a pool that grows on demand: a server restart drops every pooled
+  connection, and the next use gets a fresh one instead of an error.
+- lock and idle-in-transaction timeouts of a minute: an importer waiting for the
+  events table's insert lock waits, but never forever.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.conninfo import conninfo_to_dict
+
+SCHEMA = "threadline"
+CONNECT_TIMEOUT_SECONDS = 10
+CREATION_LOCK_KEY = 0x7468726561646C6E
+"""The advisory lock held while a process creates the schema and tables ("threadln")."""
+
+
+def connection_info(url: str) -> dict[str, Any]:
+    """The URL's connection parameters (host, port, dbname, user, password, ...)."""
+    return conninfo_to_dict(url)
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """The library's PostgreSQL settings for the database ``url`` names."""
+    info = connection_info(url)
+    user = str(info.get("user") or getpass.getuser())
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(info.get("dbname") or user),
+        "POSTGRES_HOST": str(info.get("host") or "localhost"),
+        "POSTGRES_PORT": str(info.get("port") or 5432),
+        "POSTGRES_USER": user,
+        "POSTGRES_PASSWORD": str(info.get("password") or ""),
+        "POSTGRES_SCHEMA": SCHEMA,
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "60",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+    }
+
+
+def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A plain connection whose search path is Threadline's schema."""
+    return psycopg.connect(
+        url,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        options=f"-c search_path={SCHEMA}",
+        **kwargs,
+    )
+
+
+@contextmanager
+def creation_lock(url: str) -> Iterator[None]:
+    """Held while a process creates the schema and tables, so two never race to."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (CREATION_LOCK_KEY,))
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        yield  # the lock goes with the connection
+
+
+class PostgresBlobStore:
+    """Content-addressed, immutable bytes in the store's own database.
+
+    Stored uncompressed (``STORAGE EXTERNAL``): pages are written once and read
+    a slice at a time, and compressing them would cost the import its speed.
+    """
+
+    CREATE = (
+        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.blobs (key TEXT PRIMARY KEY, data BYTEA NOT NULL)",
+        f"ALTER TABLE {SCHEMA}.blobs ALTER COLUMN data SET STORAGE EXTERNAL",
+    )
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self.CREATE:
+                c.execute(statement)
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {SCHEMA}.blobs (key, data) VALUES (%s, %b)"
+                " ON CONFLICT (key) DO NOTHING",
+                (key, data),
+            )
+        return key
+
+    def get(self, key: str) -> bytes:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT data FROM {SCHEMA}.blobs WHERE key = %s", (key,))
+            row = c.fetchone()
+        if row is None:
+            raise KeyError(f"no blob {key}")
+        return bytes(row["data"])

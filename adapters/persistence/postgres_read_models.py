@@ -1,0 +1,318 @@
+"""Read-model tables in the PostgreSQL store: schema and writes (queries: postgres_queries).
+
+The same projections and row changes as the SQLite store (``sqlite_read_models``),
+with PostgreSQL's own tools: COPY for the bulk rows, and a ``tsvector`` column
+with a GIN index for full-text search. Text columns sort bytewise (``COLLATE
+"C"``), as SQLite's do, so that both stores page the thread list alike. Each
+page's rows and the projections' positions commit in one transaction, through
+the library's tracking table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.sql import SQL
+
+from adapters.persistence.postgres import SCHEMA
+from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
+from application.history import SourceLines
+from application.projections import Op
+
+TEXT = 'TEXT COLLATE "C"'
+SEARCH_CHUNK_CHARS = 65536
+"""Search text is indexed in rows of at most this many characters: a ``tsvector``
+holds at most 1 MB, and a tool output can be far longer."""
+MAX_INDEXED_CHARS = 1 << 20
+"""As on SQLite: text of one item beyond this is left out of the search index."""
+
+TABLES = {
+    "threads": [
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.threads (
+            thread_id {TEXT} PRIMARY KEY,
+            title {TEXT} NOT NULL,
+            preview {TEXT} NOT NULL,
+            first_user_message {TEXT} NOT NULL,
+            source_agent {TEXT} NOT NULL,
+            source_path {TEXT} NOT NULL,
+            source_session_id {TEXT},
+            agent_id {TEXT},
+            cwd {TEXT},
+            git_branch {TEXT},
+            git_sha {TEXT},
+            git_origin {TEXT},
+            models {TEXT} NOT NULL,
+            created_at {TEXT},
+            updated_at {TEXT},
+            item_count BIGINT NOT NULL DEFAULT 0,
+            parent_thread_id {TEXT},
+            spawned_by_call_id {TEXT},
+            archived INTEGER NOT NULL DEFAULT 0)""",
+        f"CREATE INDEX IF NOT EXISTS threads_by_updated"
+        f" ON {SCHEMA}.threads ((coalesce(updated_at, created_at, '')), thread_id)",
+        f"CREATE INDEX IF NOT EXISTS threads_by_created"
+        f" ON {SCHEMA}.threads ((coalesce(created_at, updated_at, '')), thread_id)",
+        f"CREATE INDEX IF NOT EXISTS threads_by_parent ON {SCHEMA}.threads (parent_thread_id)",
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.spawns (
+            parent_thread_id {TEXT} NOT NULL,
+            agent_id {TEXT} NOT NULL,
+            call_id {TEXT} NOT NULL,
+            PRIMARY KEY (parent_thread_id, agent_id))""",
+    ],
+    "history": [
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.history (
+            thread_id {TEXT} NOT NULL,
+            position BIGINT NOT NULL,
+            type {TEXT} NOT NULL,
+            timestamp {TEXT},
+            notification_id BIGINT NOT NULL,
+            item_index INTEGER NOT NULL,
+            PRIMARY KEY (thread_id, position))""",
+    ],
+    "ledger": [
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.ledger (
+            import_id {TEXT} PRIMARY KEY,
+            source_agent {TEXT} NOT NULL,
+            source_path {TEXT} NOT NULL,
+            thread_id {TEXT},
+            size BIGINT,
+            mtime_ns BIGINT,
+            sha256 {TEXT},
+            consumed_bytes BIGINT,
+            consumed_lines BIGINT,
+            items BIGINT,
+            outcome {TEXT},
+            problems BIGINT,
+            recorded_at {TEXT},
+            version BIGINT)""",
+        f"CREATE INDEX IF NOT EXISTS ledger_by_path ON {SCHEMA}.ledger (source_path)",
+    ],
+    "search": [
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.search_items (
+            thread_id {TEXT} NOT NULL,
+            position BIGINT NOT NULL,
+            chunk INTEGER NOT NULL,
+            role {TEXT} NOT NULL,
+            text TEXT NOT NULL,
+            tsv TSVECTOR GENERATED ALWAYS AS (
+                to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED,
+            PRIMARY KEY (thread_id, position, chunk))""",
+        f"CREATE INDEX IF NOT EXISTS search_items_tsv ON {SCHEMA}.search_items USING gin (tsv)",
+    ],
+}
+TABLE_NAMES = {
+    "threads": ("threads", "spawns"),
+    "history": ("history",),
+    "ledger": ("ledger",),
+    "search": ("search_items",),
+}
+
+_SUMMARY_COLUMNS = (
+    "title",
+    "preview",
+    "first_user_message",
+    "cwd",
+    "git_branch",
+    "git_sha",
+    "git_origin",
+    "models",
+    "created_at",
+    "updated_at",
+)
+_THREAD_COLUMNS = (
+    "thread_id",
+    *_SUMMARY_COLUMNS,
+    "source_agent",
+    "source_path",
+    "source_session_id",
+    "agent_id",
+    "parent_thread_id",
+    "spawned_by_call_id",
+)
+_LEDGER_COLUMNS = (
+    "thread_id",
+    "size",
+    "mtime_ns",
+    "sha256",
+    "consumed_bytes",
+    "consumed_lines",
+    "items",
+    "outcome",
+    "problems",
+    "recorded_at",
+    "version",
+    "source_path",
+)
+_HISTORY_COLUMNS = ("thread_id", "position", "type", "timestamp", "notification_id", "item_index")
+
+
+def _set(columns: Sequence[str]) -> str:
+    return ", ".join(f"{c} = %({c})s" for c in columns)
+
+
+SQL_BY_OP: dict[str, str] = {
+    "thread_insert": f"INSERT INTO {SCHEMA}.threads ({', '.join(_THREAD_COLUMNS)}) VALUES "
+    f"({', '.join(f'%({c})s' for c in _THREAD_COLUMNS)})",
+    "thread_summary": f"UPDATE {SCHEMA}.threads SET {_set(_SUMMARY_COLUMNS)}"
+    " WHERE thread_id = %(thread_id)s",
+    "thread_count_add": f"UPDATE {SCHEMA}.threads SET item_count = item_count + %s"
+    " WHERE thread_id = %s",
+    "thread_count_reset": f"UPDATE {SCHEMA}.threads SET item_count = 0 WHERE thread_id = %s",
+    "thread_spawned_by": f"UPDATE {SCHEMA}.threads SET spawned_by_call_id = %s"
+    " WHERE parent_thread_id = %s AND agent_id = %s AND spawned_by_call_id IS NULL",
+    "thread_find_spawning_call": f"UPDATE {SCHEMA}.threads t SET spawned_by_call_id = ("
+    f"SELECT call_id FROM {SCHEMA}.spawns s WHERE s.parent_thread_id = t.parent_thread_id"
+    " AND s.agent_id = t.agent_id)"
+    " WHERE t.thread_id = %s AND t.spawned_by_call_id IS NULL AND t.agent_id IS NOT NULL",
+    "spawn_insert": f"INSERT INTO {SCHEMA}.spawns (parent_thread_id, agent_id, call_id)"
+    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+    "history_clear": f"DELETE FROM {SCHEMA}.history WHERE thread_id = %s",
+    "ledger_insert": f"INSERT INTO {SCHEMA}.ledger (import_id, source_agent, source_path)"
+    " VALUES (%(import_id)s, %(source_agent)s, %(source_path)s)",
+    "ledger_record": f"UPDATE {SCHEMA}.ledger SET {_set(_LEDGER_COLUMNS)}"
+    " WHERE import_id = %(import_id)s",
+    "search_clear": f"DELETE FROM {SCHEMA}.search_items WHERE thread_id = %s",
+}
+_SCALAR = {"thread_count_reset", "history_clear", "thread_find_spawning_call", "search_clear"}
+
+
+class PostgresReadModels(PostgresTrackingRecorder):
+    """The thread list, history, ledger and search tables, with each projection's position."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.tracking_table = f"{SCHEMA}.{self.tracking_table_name}"
+        self.sql_create_statements.extend(
+            SQL(statement).format()  # type: ignore[arg-type]
+            for statements in TABLES.values()
+            for statement in statements
+        )
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {SCHEMA}.read_model_schema (version INTEGER NOT NULL)"
+            )
+            c.execute(f"SELECT max(version) AS version FROM {SCHEMA}.read_model_schema")
+            row = c.fetchone()
+            outdated = row is None or row["version"] != SCHEMA_VERSION
+            if outdated:
+                for tables in TABLE_NAMES.values():
+                    for table in tables:
+                        c.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{table}")
+                c.execute(f"DELETE FROM {SCHEMA}.read_model_schema")
+                c.execute(f"INSERT INTO {SCHEMA}.read_model_schema VALUES (%s)", (SCHEMA_VERSION,))
+        super().create_table()
+        if outdated:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(
+                    f"DELETE FROM {self.tracking_table} WHERE application_name LIKE %s",
+                    (TRACKING_PREFIX + "%",),
+                )
+
+    # -- writing -------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT application_name, notification_id FROM {self.tracking_table}"
+                " WHERE application_name LIKE %s",
+                (TRACKING_PREFIX + "%",),
+            )
+            return {
+                r["application_name"].removeprefix(TRACKING_PREFIX): r["notification_id"]
+                for r in c.fetchall()
+            }
+
+    def apply(self, ops: list[Op], positions: dict[str, int]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for name, position in sorted(positions.items()):
+                # Refused (IntegrityError, rolling back the rows too) unless it moves forward.
+                self._insert_tracking(c, Tracking(TRACKING_PREFIX + name, position))
+            _execute(c, ops)
+
+    def reset(self, names: Sequence[str]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for name in names:
+                for table in TABLE_NAMES[name]:
+                    c.execute(f"TRUNCATE {SCHEMA}.{table}")
+                c.execute(
+                    f"DELETE FROM {self.tracking_table} WHERE application_name = %s",
+                    (TRACKING_PREFIX + name,),
+                )
+
+
+def _execute(c: Cursor[Any], ops: list[Op]) -> None:
+    """Run the ops in order, batching consecutive runs of the same kind."""
+    i = 0
+    while i < len(ops):
+        name = ops[i][0]
+        j = i
+        while j < len(ops) and ops[j][0] == name:
+            j += 1
+        args = [_without_nul(op[1]) for op in ops[i:j]]
+        if name == "history_insert":
+            with c.copy(f"COPY {SCHEMA}.history ({', '.join(_HISTORY_COLUMNS)}) FROM STDIN") as cp:
+                for rows in args:
+                    for row in rows:
+                        cp.write_row(row)
+        elif name == "search_insert":
+            _search_insert(c, [row for rows in args for row in rows])
+        else:
+            c.executemany(SQL_BY_OP[name], [(a,) for a in args] if name in _SCALAR else args)
+        i = j
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL; the event keeps the exact value, the row drops it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+class _CursorBlobs:
+    """Blobs read in the read-model transaction itself."""
+
+    def __init__(self, c: Cursor[Any]) -> None:
+        self.c = c
+
+    def put(self, data: bytes) -> str:  # pragma: no cover - never called while indexing
+        raise PermissionError("indexing does not write blobs")
+
+    def get(self, key: str) -> bytes:
+        self.c.execute(f"SELECT data FROM {SCHEMA}.blobs WHERE key = %s", (key,))
+        row = self.c.fetchone()
+        if row is None:
+            raise KeyError(f"no blob {key}")
+        return bytes(row["data"])
+
+
+def _search_insert(c: Cursor[Any], rows: list[tuple[str, int, str, list[Any]]]) -> None:
+    lines = SourceLines(_CursorBlobs(c))
+    copy_sql = f"COPY {SCHEMA}.search_items (thread_id, position, chunk, role, text) FROM STDIN"
+    texts = []
+    for thread_id, position, role, pieces in rows:
+        text = "\n".join(_text(lines, p) for p in pieces)[:MAX_INDEXED_CHARS].replace("\x00", "")
+        if text.strip():
+            texts.append((thread_id, position, role, text))
+    with c.copy(copy_sql) as cp:
+        for thread_id, position, role, text in texts:
+            for chunk, start in enumerate(range(0, len(text), SEARCH_CHUNK_CHARS)):
+                cp.write_row(
+                    (thread_id, position, chunk, role, text[start : start + SEARCH_CHUNK_CHARS])
+                )
+
+
+def _text(lines: SourceLines, piece: Any) -> str:
+    if isinstance(piece, dict):
+        piece = lines.value(piece)
+    return piece if isinstance(piece, str) else orjson.dumps(piece).decode()
