@@ -86,7 +86,12 @@ def _open_sqlite(location: StoreLocation) -> Store:
 
 
 def _open_postgres(location: StoreLocation, url: str) -> Store:
-    from adapters.persistence.postgres import PostgresBlobStore, creation_lock, postgres_env
+    from adapters.persistence.postgres import (
+        PostgresBlobStore,
+        compress_with_lz4,
+        creation_lock,
+        postgres_env,
+    )
     from adapters.persistence.postgres_read_models import PostgresReadModels
 
     with creation_lock(url):
@@ -94,6 +99,7 @@ def _open_postgres(location: StoreLocation, url: str) -> Store:
         try:
             read_models = app.factory.tracking_recorder(PostgresReadModels)
             assert isinstance(read_models, PostgresReadModels)
+            compress_with_lz4(read_models.datastore, "threadline_events", "state")
             blobs = PostgresBlobStore(read_models.datastore)
         except BaseException:
             app.close()
