@@ -197,6 +197,11 @@ def on_postgres(home: Path) -> bool:
     return home in _DATABASES
 
 
+def store_described(home: Path) -> str:
+    """Where the store of ``home`` is, as Threadline describes it: the URL or the file."""
+    return _DATABASES.get(home) or str(home / DB_FILENAME)
+
+
 # -- reading the store directly -----------------------------------------------
 
 

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from conftest import REPO, ClaudeTree, cli_command, cli_env, event_topics, run_cli
 from session_support import SERVERS, is_running, read_pid
 
 from adapters.claude_code.reader import AGENT
 from domain.identity import imported_thread_id
+
+pytestmark = pytest.mark.both_stores
 
 
 def session(home: Path, *args: str, stdin: str = "") -> tuple[int, list[dict[str, Any]], str]:

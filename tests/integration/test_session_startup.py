@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from conftest import event_topics
+from conftest import event_topics, store_described
 from session_support import (
     child_pids,
     config,
@@ -30,6 +30,8 @@ from adapters.sessions.history import PromptLog
 from application.sessions import LiveSession, ResumeFailedError, SessionConfig, Sessions
 from domain.items import UserMessage
 from domain.session import CwdNotAbsoluteError
+
+pytestmark = pytest.mark.both_stores
 
 TOPIC = "domain.session:Session."
 
@@ -70,7 +72,7 @@ def test_a_new_session_announces_session_configured_and_records_its_initial_cont
     assert configured["session_id"] == str(live.id)
     assert configured["model"] == "gpt-5-codex"
     assert configured["resumed"] is False
-    assert configured["stored_in"] == str(home / "threadline.db")
+    assert configured["stored_in"] == store_described(home)
     assert configured["mcp_tools"] == []
     assert configured["history_entry_count"] == 0
     assert "initial_messages" not in configured
