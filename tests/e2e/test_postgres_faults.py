@@ -9,6 +9,7 @@ source with read models equal to a full rebuild.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -94,6 +95,9 @@ def test_an_import_survives_its_postgresql_server_restarting_midway(tmp_path: Pa
         assert restarted_while_importing, "the import finished before the restart: grow SOURCES"
         assert "Traceback" not in err, err
         assert importing.returncode in (0, 1), err
+        first = json.loads(out)
+        assert sum(first["counts"].values()) == SOURCES  # each one saved, or reported failed
+        assert all(p["reason"] for p in first["problems"])
         rerun = run_cli("import", tmp_path / ".claude", "--json", home=home, env=env)
         assert rerun.returncode == 0, rerun.stderr
 
