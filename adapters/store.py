@@ -56,13 +56,12 @@ def open_store(home: str | StoreLocation | None = None, database_url: str | None
         return _open_postgres(location, location.database_url)
     except StoreUnavailableError:
         raise
-    except OSError as exc:
-        reason = exc.strerror if exc.strerror and exc.filename else str(exc)
+    except Exception as exc:  # any failure here means there is no usable store
+        said = exc.strerror if isinstance(exc, OSError) and exc.filename else None
+        reason = " ".join(str(said or exc).split())  # a driver's lines, joined
         raise StoreUnavailableError(
             f"cannot open the store {location.describe()}: {reason}"
         ) from exc
-    except Exception as exc:  # any failure here means there is no usable store
-        raise StoreUnavailableError(f"cannot open the store {location.describe()}: {exc}") from exc
 
 
 def _open_sqlite(location: StoreLocation) -> Store:

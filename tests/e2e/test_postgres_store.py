@@ -1,0 +1,53 @@
+"""Choosing the PostgreSQL store, and what a user sees when it cannot be reached."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import ClaudeTree, run_cli
+
+from adapters.cli.main import EXIT_FAILED
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("import", "{tree}"), ("threads",), ("search", "word"), ("ledger",), ("rebuild",)],
+    ids=lambda c: c[0],
+)
+def test_an_unreachable_database_is_one_clear_line_that_never_shows_the_password(
+    command: tuple[str, ...], claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    url = f"postgresql://alice:pa55-w0rd@127.0.0.1:{closed_port()}/threadline"
+    args = [a.format(tree=claude_tree.claude_home) for a in command]
+
+    result = run_cli("--database-url", url, *args, home=tmp_path / "home")
+
+    assert result.returncode == EXIT_FAILED, result.stderr
+    assert "pa55-w0rd" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("threadline: cannot open the store postgresql://alice:***@127.0.0.1:")
+    assert "Connection refused" in line or "connection failed" in line
+
+
+def test_the_database_url_flag_selects_postgresql_over_the_home_file(
+    claude_tree: ClaudeTree, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_server").fresh_database()
+    home = tmp_path / "home"
+
+    imported = run_cli("--database-url", url, "import", claude_tree.claude_home, home=home)
+    listed = run_cli("--database-url", url, "threads", "--json", home=home)
+    on_sqlite = run_cli("threads", "--json", home=home)
+
+    assert imported.returncode == 0, imported.stderr
+    assert len(listed.json()) == len(claude_tree.sessions)
+    assert not (home / "threadline.db").exists() or on_sqlite.json() == []
