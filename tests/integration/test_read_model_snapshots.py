@@ -15,6 +15,8 @@ import pytest
 from conftest import ClaudeTree, Conversation, query, run_cli, session_uuid, slug
 from syrupy.assertion import SnapshotAssertion
 
+_TREES: dict[Path, Path] = {}
+"""The store's home -> the Claude tree it was imported from."""
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -35,6 +37,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     home = root / "home"
     assert run_cli("import", tree.claude_home, home=home).returncode == 0
     assert run_cli("project", home=home).returncode == 0
+    _TREES[home] = tree.claude_home
     names: dict[str, str] = {}
     rows = query(home, "SELECT thread_id, source_path, agent_id FROM threads")
     for thread_id, source_path, agent_id in sorted(rows, key=lambda r: (r[1], r[2] or "")):
@@ -55,18 +58,28 @@ def normalised(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-def rows(home: Path, names: dict[str, str], sql: str) -> list[dict[str, Any]]:
-    import sqlite3
+def rows(
+    home: Path, names: dict[str, str], sql: str, database_url: str | None = None
+) -> list[dict[str, Any]]:
+    """A read model's rows, normalised: from the home's SQLite file, or a PostgreSQL store."""
+    if database_url is not None:
+        import psycopg
+        from psycopg.rows import dict_row
 
-    conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        found = [
-            {k: normalised(r[k], names) for k in r.keys() if k not in DROPPED}  # noqa: SIM118
-            for r in conn.execute(sql)
-        ]
-    finally:
-        conn.close()
+        with psycopg.connect(
+            database_url, options="-c search_path=threadline", row_factory=dict_row
+        ) as pg:
+            raw: list[dict[str, Any]] = pg.execute(sql).fetchall()  # type: ignore[arg-type]
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            raw = [dict(r) for r in conn.execute(sql)]
+        finally:
+            conn.close()
+    found = [{k: normalised(v, names) for k, v in r.items() if k not in DROPPED} for r in raw]
     return sorted(found, key=repr)
 
 
@@ -90,3 +103,17 @@ def test_read_model_rows(
 ) -> None:
     home, names = store
     assert rows(home, names, READ_MODELS[name]) == snapshot
+
+
+@pytest.mark.parametrize("name", ["threads", "spawns", "history", "ledger"])
+def test_a_postgresql_store_holds_the_same_rows_as_the_sqlite_store(
+    store: tuple[Path, dict[str, str]], request: pytest.FixtureRequest, name: str
+) -> None:
+    home, names = store
+    url = request.getfixturevalue("postgres_server").fresh_database()
+    pg_home = home.parent / f"pg-{name}"
+    env = {"THREADLINE_DATABASE_URL": url}
+
+    assert run_cli("import", _TREES[home], home=pg_home, env=env).returncode == 0
+
+    assert rows(pg_home, names, READ_MODELS[name], url) == rows(home, names, READ_MODELS[name])
