@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from conftest import ClaudeTree, run_cli
 
@@ -51,3 +54,33 @@ def test_the_database_url_flag_selects_postgresql_over_the_home_file(
     assert imported.returncode == 0, imported.stderr
     assert len(listed.json()) == len(claude_tree.sessions)
     assert not (home / "threadline.db").exists() or on_sqlite.json() == []
+
+
+def test_a_role_that_may_not_create_the_store_is_told_so_and_nothing_is_written(
+    claude_tree: ClaudeTree, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server = request.getfixturevalue("postgres_server")
+    url = server.fresh_database()
+    role = f"threadline_noperm_{os.getpid()}"
+    server.admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'n0-perm-pw'")
+    try:
+        parts = urlsplit(url)
+        as_role = urlunsplit(
+            parts._replace(netloc=f"{role}:n0-perm-pw@{parts.hostname}:{parts.port}")
+        )
+
+        result = run_cli(
+            "--database-url", as_role, "import", claude_tree.claude_home, home=tmp_path
+        )
+
+        assert result.returncode == EXIT_FAILED, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert "permission denied" in line
+        assert "n0-perm-pw" not in line and f"{role}:***@" in line
+        with psycopg.connect(url) as conn:
+            found = conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'threadline'"
+            ).fetchone()
+        assert found == (0,)
+    finally:
+        server.admin.execute(f"DROP ROLE {role}")
