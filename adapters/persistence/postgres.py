@@ -5,8 +5,8 @@ the library's ``threadline_events`` and ``threadline_tracking`` tables, the
 content-addressed ``blobs`` and the read models (``postgres_read_models``).
 
 Settings, and why (ADR 0009):
-- ``POSTGRES_ENABLE_DB_FUNCTIONS``: the library's pipelined insert hangs in
-  psycopg on a save of more than a few MB; its plpgsql insert function does not.
+- ``EventsRecorder``: the library's application recorder with one method
+  changed, how a save's events are sent (below).
 - pre-ping and a pool that grows on demand: a server restart drops every pooled
   connection, and the next use gets a fresh one instead of an error.
 - lock and idle-in-transaction timeouts of a minute: an importer waiting for the
@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import PersistenceError
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL, Identifier
 
 SCHEMA = "threadline"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -35,6 +42,49 @@ CREATION_LOCK_KEY = 0x7468726561646C6E
 def connection_info(url: str) -> dict[str, Any]:
     """The URL's connection parameters (host, port, dbname, user, password, ...)."""
     return conninfo_to_dict(url)
+
+
+class EventsRecorder(PostgresApplicationRecorder):
+    """The library's recorder, sending a save's events as four binary arrays.
+
+    The library offers two ways to insert: a pipelined ``INSERT … unnest`` of a
+    composite array, which hangs in psycopg once a save carries more than a few
+    MB, and a plpgsql function that does not lock the table, so two saves can
+    commit out of notification-id order and a catch-up could pass over the
+    earlier one for good. Both send the events as text (bytea as hex) that the
+    server parses back. This does what the pipelined path does, in the same
+    order: the table's EXCLUSIVE lock (commit order = notification order), NOTIFY,
+    then one INSERT of ``unnest`` over binary arrays, no pipeline.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.insert_arrays_statement = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %b::bytea[])"
+            " RETURNING notification_id"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if not stored_events:
+                return []
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(
+                self.insert_arrays_statement,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+            )
+            return [row["notification_id"] for row in curs.fetchall()]
 
 
 def postgres_env(url: str) -> dict[str, str]:
@@ -49,7 +99,7 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_USER": user,
         "POSTGRES_PASSWORD": str(info.get("password") or ""),
         "POSTGRES_SCHEMA": SCHEMA,
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        "APPLICATION_RECORDER_TOPIC": get_topic(EventsRecorder),
         "POSTGRES_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
         "POSTGRES_POOL_SIZE": "1",
         "POSTGRES_MAX_OVERFLOW": "8",
