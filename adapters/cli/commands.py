@@ -24,7 +24,7 @@ from adapters.persistence.sqlite_queries import (
     QueryBlobs,
     StoreNotFoundError,
 )
-from adapters.read_models import open_queries
+from adapters.queries import open_queries
 from application.read_queries import (
     ALL_PROJECTIONS,
     EAGER_PROJECTIONS,
@@ -37,7 +37,7 @@ from application.read_queries import (
 )
 
 if TYPE_CHECKING:
-    from adapters.read_models import Queries
+    from adapters.queries import Queries
     from adapters.store import Store
 
 

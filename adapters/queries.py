@@ -1,4 +1,4 @@
-"""Opening the read models for a query, on whichever store holds them.
+"""Opening the read models for queries, on whichever store holds them.
 
 Light on purpose: sqlite3 (or psycopg) and nothing else, so that a read command
 starts fast and loads the event-sourcing stack only to catch up.
