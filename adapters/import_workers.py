@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
 from adapters.claude_code.reader import ClaudeCodeReader
 from adapters.store import Store, open_store
-from application.importing import TranscriptImporter
+from application.importing import TranscriptImporter, with_store_retries
 from application.reports import SourceReport
 from application.sources import Problem, SourceFile
 
@@ -42,7 +42,7 @@ def import_sources(
     workers = min(jobs, os.cpu_count() or 1, len(sources))
     if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
         return _import_here(home, sources, jobs, on_done)
-    open_store(home).close()  # create the store and its tables once, then fork with none open
+    _open(home).close()  # create the store and its tables once, then fork with none open
     reports: list[SourceReport] = []
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
@@ -66,12 +66,18 @@ def _import_here(
     jobs: int,
     on_done: Callable[[SourceReport], None] | None,
 ) -> list[SourceReport]:
-    store = open_store(home)
+    store = _open(home)
     try:
         importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
         return importer.import_each(sources, on_done)
     finally:
         store.close()
+
+
+def _open(home: str) -> Store:
+    """The store, retried while another process holds its write lock (opening creates
+    any missing tables, which takes the lock)."""
+    return with_store_retries(f"opening the store in {home}", lambda: open_store(home))
 
 
 def _die_with_parent() -> None:
@@ -91,7 +97,7 @@ def _die_with_parent() -> None:
 def _open_worker(home: str) -> None:
     global _worker_importer, _worker_store
     _die_with_parent()
-    _worker_store = open_store(home)
+    _worker_store = _open(home)
     _worker_importer = TranscriptImporter(
         _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1
     )

@@ -9,6 +9,7 @@ that a quick command starts quickly.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -92,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Warnings (a store retry) as one plain line each; never a record's content.
+    logging.basicConfig(level=logging.WARNING, format="threadline: %(message)s")
     if args.command == "session":
         from adapters.cli.session_commands import cmd_session
 
         return cmd_session(args)
     from adapters.cli import commands
-    from adapters.home import StoreUnavailableError
+    from adapters.home import StoreUnavailableError, resolve_home
 
     try:
         return int(getattr(commands, f"cmd_{args.command}")(args))
@@ -113,6 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        persistence = sys.modules.get("eventsourcing.persistence")
+        if persistence is None or not isinstance(exc, persistence.PersistenceError):
+            raise
+        from application.importing import store_error_reason
+
+        print(
+            f"threadline: the store in {resolve_home(args.home)} failed: {store_error_reason(exc)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":
