@@ -164,6 +164,12 @@ def stored_events_mark(home: Path) -> tuple[int, int]:
     return count, top
 
 
+def count_events(home: Path, topic: str) -> int:
+    """How many events of this topic the store holds (``module:Class.Event``)."""
+    ((count,),) = query(home, "SELECT count(*) FROM stored_events WHERE topic = ?", (topic,))
+    return int(count)
+
+
 def event_topics(home: Path, originator_id: str) -> list[str]:
     """The topics of one aggregate's stored events, in the order they were stored."""
     rows = query(

@@ -29,6 +29,7 @@ from conftest import (
     append_transcript,
     cli_command,
     cli_env,
+    count_events,
     db_path,
     expected_item_count,
     long_text,
@@ -43,7 +44,9 @@ from conftest import (
 
 pytestmark = pytest.mark.slow
 
-ITERATIONS = 12
+ITERATIONS = 20
+CONCURRENT_ROUNDS = 10
+WRITES = ("imported", "appended", "replaced")
 SOURCE_KIB = 300
 LEDGER_RECORDED = "domain.ledger:Import.LedgerRecorded"
 SESSION_IMPORTED = "domain.session:Session.SessionImported"
@@ -241,17 +244,15 @@ def check_store(home: Path, sources: list[Source], context: str) -> None:
         if source.inline_sidechain:
             (child,) = [t for t in mine if t["parent_thread_id"] == main[0]["thread_id"]]
             assert child["item_count"] == source.sidechain_items(), context
-    imported = query(
-        home, "SELECT count(*) FROM stored_events WHERE topic = ?", (SESSION_IMPORTED,)
-    )
-    assert imported == [(expected_threads(sources),)], f"{context}: a thread was created twice"
+    created = count_events(home, SESSION_IMPORTED)
+    assert created == expected_threads(sources), f"{context}: a thread was created twice"
+    listed_ledger = run_cli("ledger", "--json", home=home)
+    assert listed_ledger.returncode == 0, listed_ledger.stderr
     ledger = {
-        path: (sha, size, thread)
-        for path, sha, size, thread in query(
-            home, "SELECT source_path, sha256, consumed_bytes, thread_id FROM ledger"
-        )
+        e["source_path"]: (e["sha256"], e["consumed_bytes"], e["thread_id"])
+        for e in listed_ledger.json()
     }
-    assert len(ledger) == len(sources), context
+    assert len(ledger) == len(listed_ledger.json()) == len(sources), context
     for source in sources:
         data = source.path.read_bytes()
         sha, size, thread = ledger[str(source.path)]
@@ -406,6 +407,60 @@ def test_imports_running_at_the_same_time_into_one_store_all_succeed_without_dup
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-2000:]
     check_store(home, first + second, "after three imports at the same time")
+
+
+def test_two_to_four_importers_started_at_once_on_one_tree_write_each_source_once(
+    tmp_path: Path, seed: int
+) -> None:
+    """Rounds of 2-4 importers on the same tree and store: a new store (they race to create
+    it too), then sources that grew or were rewritten in between. Each changed source is
+    written by exactly one of them; the others find it done."""
+    rng = random.Random(seed)
+    root = tmp_path / "user-home"
+    sources = make_tree(root, rng)
+    projects = root / ".claude" / "projects"
+    home = tmp_path / "home-0"
+    changed = list(sources)
+    for i in range(CONCURRENT_ROUNDS):
+        if i and i % 4 == 0:
+            home, changed = tmp_path / f"home-{i}", list(sources)
+            for source in sources:  # as in the crash test: a cut inline sub-agent is gone
+                if source.inline_sidechain:
+                    source.inline_sidechain = any(r.get("isSidechain") for r in source.records)
+        elif i:
+            changed = rng.sample(sources, rng.randrange(1, 4))
+            for source in changed:
+                grow(source, rng)
+            if rng.random() < 0.4:
+                rewritten = rng.choice([s for s in sources if s not in changed])
+                rewrite(rewritten, rng)
+                changed.append(rewritten)
+        count = rng.randint(2, 4)
+        jobs = [rng.randint(1, 5) for _ in range(count)]
+        context = f"seed {seed}, round {i}: {count} importers, --jobs {jobs}"
+        print(context)
+        procs = [
+            subprocess.Popen(
+                cli_command("import", str(projects), "--json", "--jobs", str(j)),
+                cwd=REPO,
+                env=cli_env(home),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for j in jobs
+        ]
+
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+
+        writers: Counter[str] = Counter()
+        for proc, (out, err) in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0 and "Traceback" not in err, f"{context}: {err[-2000:]}"
+            report = json.loads(out)
+            assert report["problems"] == [], context
+            writers.update(s["path"] for s in report["sources"] if s["outcome"] in WRITES)
+        assert writers == Counter(str(s.path) for s in changed), context
+        check_store(home, sources, context)
 
 
 def test_commands_opening_a_new_store_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
