@@ -76,13 +76,17 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         seen = seen.__cause__
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A store fault that may go away by itself if we wait (here or in an exception's causes)."""
+def _transient_cause(exc: BaseException) -> BaseException | None:
     for cause in _causes(exc):
         if isinstance(cause, TRANSIENT_ERRORS):
             text = str(cause).lower()
-            return not any(sign in text for sign in PERMANENT_SIGNS)
-    return False
+            return None if any(sign in text for sign in PERMANENT_SIGNS) else cause
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A store fault that may go away by itself if we wait (here or in an exception's causes)."""
+    return _transient_cause(exc) is not None
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -107,7 +111,7 @@ def store_retrying(what: str) -> Retrying:
             logging.INFO if conflict else logging.WARNING,
             "%s: %s; retry %d of %d in %.2f s",
             what,
-            store_error_reason(exc) if exc else "failed",
+            store_error_reason(_transient_cause(exc) or exc) if exc else "failed",
             state.attempt_number,
             STORE_ATTEMPTS - 1,
             wait,
@@ -201,8 +205,9 @@ class TranscriptImporter:
             return _failed(source, f"cannot read: {exc.strerror or exc}")
         except PersistenceError as exc:
             reason = store_error_reason(exc)
-            if not isinstance(exc, IntegrityError):  # a conflict is this source's alone
-                self.store_error = reason
+            if isinstance(exc, IntegrityError):  # a conflict is this source's alone
+                return _failed(source, f"not imported: {reason}")
+            self.store_error = reason
             return _failed(source, f"not imported: {reason}", reason)
 
     def _import_once(self, source: SourceFile) -> SourceReport:
