@@ -230,3 +230,17 @@ def test_a_home_that_cannot_be_created_fails_with_one_line(
         f"threadline: cannot open the store in {home}: Permission denied"
     )
     assert not os.path.exists(home)
+
+
+def test_a_rebuild_on_a_full_disk_fails_with_one_line_and_the_next_read_catches_up(
+    tree: ClaudeTree, home: Path
+) -> None:
+    imported(tree.claude_home, home)
+    before = store_contents(home)
+
+    result = run_cli("rebuild", home=home, preexec_fn=file_size_limit(96 * 1024))
+
+    assert result.returncode == 3, result.stderr
+    message = one_line_error(result.stderr)
+    assert message.startswith(f"threadline: the store in {home} failed: "), message
+    assert store_contents(home) == before
