@@ -164,6 +164,38 @@ def stored_events_mark(home: Path) -> tuple[int, int]:
     return count, top
 
 
+def write_progress(home: Path, rowid: int, topic: str) -> tuple[int, int] | None:
+    """(events of ``topic`` stored after ``rowid``, blobs stored), to kill a running import at
+    a chosen point; None while the store cannot be read without getting in its way."""
+    if not Path(f"{db_path(home)}-wal").exists():  # not in WAL mode yet: keep out of its way
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db_path(home)}?mode=ro", uri=True, timeout=0.05)
+        try:
+            ((saved,),) = conn.execute(
+                "SELECT count(*) FROM stored_events WHERE rowid > ? AND topic = ?",
+                (rowid, topic),
+            ).fetchall()
+            ((blobs,),) = conn.execute("SELECT count(*) FROM blobs").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return int(saved), int(blobs)
+
+
+def blob_count(home: Path) -> int:
+    if not db_path(home).exists():
+        return 0
+    return int(query(home, "SELECT count(*) FROM blobs")[0][0])
+
+
+def max_rowid(home: Path) -> int:
+    if not db_path(home).exists():
+        return 0
+    return int(query(home, "SELECT coalesce(max(rowid), 0) FROM stored_events")[0][0])
+
+
 def count_events(home: Path, topic: str) -> int:
     """How many events of this topic the store holds (``module:Class.Event``)."""
     ((count,),) = query(home, "SELECT count(*) FROM stored_events WHERE topic = ?", (topic,))

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -27,18 +26,19 @@ from conftest import (
     REPO,
     Conversation,
     append_transcript,
+    blob_count,
     cli_command,
     cli_env,
     count_events,
-    db_path,
     expected_item_count,
     long_text,
-    query,
+    max_rowid,
     run_cli,
     session_uuid,
     slug,
     table,
     thinking,
+    write_progress,
     write_transcript,
 )
 
@@ -155,38 +155,6 @@ def start_import(home: Path, projects: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def progress(home: Path, rowid: int) -> tuple[int, int] | None:
-    """(LedgerRecorded events stored after ``rowid``, blobs stored); None while the store
-    cannot be read without getting in the import's way."""
-    if not Path(f"{db_path(home)}-wal").exists():  # not in WAL mode yet: keep out of its way
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{db_path(home)}?mode=ro", uri=True, timeout=0.05)
-        try:
-            ((saved,),) = conn.execute(
-                "SELECT count(*) FROM stored_events WHERE rowid > ? AND topic = ?",
-                (rowid, LEDGER_RECORDED),
-            ).fetchall()
-            ((blobs,),) = conn.execute("SELECT count(*) FROM blobs").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    return int(saved), int(blobs)
-
-
-def blob_count(home: Path) -> int:
-    if not db_path(home).exists():
-        return 0
-    return int(query(home, "SELECT count(*) FROM blobs")[0][0])
-
-
-def max_rowid(home: Path) -> int:
-    if not db_path(home).exists():
-        return 0
-    return int(query(home, "SELECT coalesce(max(rowid), 0) FROM stored_events")[0][0])
-
-
 def import_killed(home: Path, projects: Path, rng: random.Random, changed: int, base: int) -> str:
     """Start an import and SIGKILL it: either after a random delay, or once it has begun
     writing and a random number of the changed sources are saved (plus a random few
@@ -204,7 +172,7 @@ def import_killed(home: Path, projects: Path, rng: random.Random, changed: int, 
             target = rng.randrange(changed + 1)  # all saved: killed while catching up
             extra = rng.uniform(0, 0.004)
             while proc.poll() is None:
-                seen = progress(home, base)
+                seen = write_progress(home, base, LEDGER_RECORDED)
                 if seen is not None and seen[0] >= target and seen[1] > blobs_before:
                     break
                 time.sleep(0.0005)

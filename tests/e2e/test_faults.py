@@ -28,6 +28,8 @@ from conftest import (
     without_file_permission_override,
 )
 
+pytestmark = pytest.mark.slow
+
 RETRY_LINE = re.compile(r"^threadline: .+: database is locked; retry (\d) of (\d) in [\d.]+ s$")
 
 
