@@ -117,8 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
-        persistence = sys.modules.get("eventsourcing.persistence")
-        if persistence is None or not isinstance(exc, persistence.PersistenceError):
+        if not _is_store_error(exc):
             raise
         from application.importing import store_error_reason
 
@@ -127,6 +126,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _is_store_error(exc: Exception) -> bool:
+    """The library's persistence errors, or the read side's own SQLite errors (only loaded
+    modules can have raised one: nothing is imported to ask)."""
+    kinds = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (
+            ("eventsourcing.persistence", "PersistenceError"),
+            ("sqlite3", "Error"),
+        )
+    ]
+    return any(kind is not None and isinstance(exc, kind) for kind in kinds)
 
 
 if __name__ == "__main__":

@@ -246,3 +246,22 @@ def test_a_rebuild_on_a_full_disk_fails_with_one_line_and_the_next_read_catches_
     message = one_line_error(result.stderr)
     assert message.startswith(f"threadline: the store in {home} failed: "), message
     assert store_contents(home) == before
+
+
+@pytest.mark.parametrize(
+    "command", [["threads"], ["ledger", "--json"], ["show", "0"], ["search", "prompt"]]
+)
+def test_a_read_command_on_a_store_it_cannot_open_fails_with_one_line(
+    tree: ClaudeTree, home: Path, command: list[str]
+) -> None:
+    imported(tree.claude_home, home)
+    db_path(home).chmod(0o000)
+    try:
+        result = run_cli(*command, home=home, preexec_fn=without_file_permission_override)
+    finally:
+        db_path(home).chmod(0o600)
+
+    assert result.returncode == 3, result.stderr
+    assert one_line_error(result.stderr).startswith(
+        f"threadline: the store in {home} failed: unable to open database file"
+    )
