@@ -65,6 +65,8 @@ PERMANENT_SIGNS = (
     "unable to open",
     "not a database",
     "malformed",
+    "authentication failed",
+    "does not exist",
 )
 """Operational errors that no wait will cure: no space, no permission, a broken file."""
 

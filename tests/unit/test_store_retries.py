@@ -51,6 +51,8 @@ def wrapped(exc: Exception) -> Exception:
         (OperationalError("disk I/O error"), False),
         (OperationalError("attempt to write a readonly database"), False),
         (OperationalError("unable to open database file"), False),
+        (OperationalError('password authentication failed for user "threadline"'), False),
+        (OperationalError('database "threadline" does not exist'), False),
         (ProgrammingError("permission denied for table stored_events"), False),
         (DataError("value too long"), False),
         (IntegrityError("UNIQUE constraint failed"), False),
