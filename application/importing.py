@@ -49,7 +49,8 @@ STORE_ATTEMPTS = 6
 """Tries of one store operation in all: a conflict or transient fault is retried 5 times."""
 RETRY_WAIT_SECONDS = 0.05
 RETRY_MAX_WAIT_SECONDS = 2.0
-"""Exponential backoff with full jitter: at most 0.05, 0.1, 0.2, 0.4, 0.8 s (then 2 s)."""
+"""Exponential backoff with full jitter: waits of at most 0.05, 0.1, 0.2, 0.4 and 0.8 s
+(never more than 2 s), on top of each try's own lock timeout."""
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 """A lock held too long by another process (SQLite ``database is locked``), a dropped
@@ -98,8 +99,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 def store_error_reason(exc: BaseException) -> str:
     """One line naming the fault, without the statement or values the driver may add."""
-    first = str(exc).strip().splitlines()
-    return f"{first[0][:200] if first else type(exc).__name__}"
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def store_retrying(what: str) -> Retrying:
