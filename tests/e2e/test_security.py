@@ -60,7 +60,7 @@ def test_no_transcript_content_reaches_stderr_on_a_run_with_problems_and_retries
     assert run_cli("threads", home=home).returncode == 0  # the store exists
 
     with store_write_lock(home) as release:
-        threading.Timer(1.5, release).start()
+        threading.Timer(3.0, release).start()
         human = run_cli("import", tmp_path / ".claude", home=home, lock_timeout=1)
     (project / "later.jsonl").write_bytes(b"{" + SECRET.encode() + b"\n")
     machine = run_cli("import", tmp_path / ".claude", "--json", home=home)
