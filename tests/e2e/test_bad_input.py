@@ -22,7 +22,6 @@ from conftest import (
     cli_env,
     jsonl,
     long_text,
-    query,
     run_cli,
     session_uuid,
     without_file_permission_override,
@@ -364,8 +363,8 @@ def test_one_run_over_the_whole_corpus_imports_every_good_file(corpus: Corpus) -
         assert source is not None and source["outcome"] == "imported", path
         assert source["problems"] == 0
     importable = [c for c in CASES if c.outcome == "imported"]
-    ((threads,),) = query(corpus.home, "SELECT count(*) FROM threads")
-    assert threads == len(corpus.good) + len(importable)
+    threads = run_cli("threads", "--json", home=corpus.home).json()
+    assert len(threads) == len(corpus.good) + len(importable)
     assert corpus.report["counts"]["rejected"] == sum(c.outcome == "rejected" for c in CASES)
     assert corpus.report["counts"]["failed"] == sum(c.outcome == "failed" for c in CASES)
     kinds = [c.kind for c in CASES] + [c.kind for c, _ in MEMORY_CASES]
@@ -469,7 +468,8 @@ def test_an_empty_file_that_is_written_later_is_imported_then(tmp_path: Path) ->
     assert result.returncode == 0, result.stdout
     source = result.json()["sources"][0]
     assert source["outcome"] == "imported"
-    assert query(home, "SELECT thread_id, item_count FROM threads") == [(source["thread_id"], 1)]
+    threads = run_cli("threads", "--json", home=home).json()
+    assert [(t["thread_id"], t["item_count"]) for t in threads] == [(source["thread_id"], 1)]
 
 
 def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(tmp_path: Path) -> None:
