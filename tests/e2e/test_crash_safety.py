@@ -407,28 +407,35 @@ def test_two_to_four_importers_started_at_once_on_one_tree_write_each_source_onc
         jobs = [rng.randint(1, 5) for _ in range(count)]
         context = f"seed {seed}, round {i}: {count} importers, --jobs {jobs}"
         print(context)
-        procs = [
-            subprocess.Popen(
-                cli_command("import", str(projects), "--json", "--jobs", str(j)),
-                cwd=REPO,
-                env=cli_env(home),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for j in jobs
-        ]
 
-        outputs = [proc.communicate(timeout=120) for proc in procs]
+        writers = importers_at_once(home, projects, jobs, context)
 
-        writers: Counter[str] = Counter()
-        for proc, (out, err) in zip(procs, outputs, strict=True):
-            assert proc.returncode == 0 and "Traceback" not in err, f"{context}: {err[-2000:]}"
-            report = json.loads(out)
-            assert report["problems"] == [], context
-            writers.update(s["path"] for s in report["sources"] if s["outcome"] in WRITES)
         assert writers == Counter(str(s.path) for s in changed), context
         check_store(home, sources, context)
+
+
+def importers_at_once(home: Path, projects: Path, jobs: list[int], context: str) -> Counter[str]:
+    """One ``threadline import --jobs J`` per J, started together; how often each source
+    was written (imported, appended or replaced) across them. Each must succeed."""
+    procs = [
+        subprocess.Popen(
+            cli_command("import", str(projects), "--json", "--jobs", str(j)),
+            cwd=REPO,
+            env=cli_env(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for j in jobs
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    writers: Counter[str] = Counter()
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0 and "Traceback" not in err, f"{context}: {err[-2000:]}"
+        report = json.loads(out)
+        assert report["problems"] == [], context
+        writers.update(s["path"] for s in report["sources"] if s["outcome"] in WRITES)
+    return writers
 
 
 def test_commands_opening_a_new_store_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
@@ -529,3 +536,18 @@ def test_an_import_killed_while_its_worker_processes_run_leaves_none_behind(
     rerun = run_cli("import", projects, "--json", home=home)
     assert rerun.returncode == 0, rerun.stderr
     check_store(home, sources, "rerun after killing an import with worker processes")
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2,
+    reason="needs two cores (the importer uses worker processes only then)",
+)
+def test_importers_with_worker_processes_at_once_write_each_source_once(tmp_path: Path) -> None:
+    sources = make_worker_tree(tmp_path / "user-home")
+    projects = tmp_path / "user-home" / ".claude" / "projects"
+    home = tmp_path / "home"
+
+    writers = importers_at_once(home, projects, [2, 2, 4], "three importers with workers")
+
+    assert writers == Counter(str(s.path) for s in sources)
+    check_store(home, sources, "after three importers with worker processes at once")
