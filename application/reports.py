@@ -50,11 +50,11 @@ class ImportReport:
         return sum(s.bytes_read for s in self.sources)
 
     def as_json(self) -> dict[str, Any]:
-        """The machine-readable result of ``threadline import --json``."""
+        """The machine-readable result of ``threadline import --json`` (for orjson)."""
         return {
             "counts": {o: self.count(o) for o in OUTCOMES},
-            # Problem dataclasses as they are (path, line, reason): orjson writes them without
-            # a dict each, which halves the memory of a report with 300,000 problems.
+            # Problem dataclasses as they are: orjson writes each as {path, line, reason},
+            # without a dict apiece (300,000 problems: a 232 MiB peak instead of 271 MiB).
             "problems": self.all_problems,
             "bytes": self.bytes_read,
             "seconds": round(self.seconds, 3),
