@@ -13,6 +13,7 @@ puts this directory on ``sys.path``); keep any other conftest.py inside a packag
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import resource
@@ -20,6 +21,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -276,6 +278,30 @@ def without_file_permission_override() -> None:
         setattr(data[0], name, getattr(data[0], name) & keep)
     if not (ok and libc.capset(ctypes.byref(header), data) == 0):
         os._exit(97)
+
+
+@functools.cache
+def file_modes_bind() -> bool:
+    """Whether a child started with ``without_file_permission_override`` really cannot read
+    a file of mode 000 here (false where the kernel refuses to drop the capabilities)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        secret = Path(tmp) / "mode-000"
+        secret.write_text("x")
+        secret.chmod(0)
+        done = subprocess.run(
+            ["cat", str(secret)],
+            capture_output=True,
+            preexec_fn=without_file_permission_override,
+            check=False,
+        )
+    return done.returncode == 1 and b"Permission denied" in done.stderr
+
+
+needs_file_modes = pytest.mark.skipif(
+    not file_modes_bind(),
+    reason="cannot make a child process obey file modes here (root, and capabilities "
+    "cannot be dropped)",
+)
 
 
 def file_size_limit(max_bytes: int) -> Callable[[], None]:

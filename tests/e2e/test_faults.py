@@ -20,6 +20,7 @@ from conftest import (
     file_size_limit,
     long_text,
     make_claude_tree,
+    needs_file_modes,
     run_cli,
     session_uuid,
     slug,
@@ -187,6 +188,7 @@ def test_a_full_disk_fails_with_one_line_naming_the_store_and_a_later_run_comple
     assert store_contents(home) == clean_import(tmp_path, small, tree.claude_home)
 
 
+@needs_file_modes
 @pytest.mark.parametrize("mode", [0o000, 0o400], ids=["unreadable", "read-only"])
 def test_a_store_file_without_permission_fails_with_one_line_and_stays_intact(
     tree: ClaudeTree, home: Path, tmp_path: Path, mode: int
@@ -216,6 +218,7 @@ def test_a_store_file_without_permission_fails_with_one_line_and_stays_intact(
     assert store_contents(home) == clean_import(tmp_path, first, tree.claude_home)
 
 
+@needs_file_modes
 def test_a_home_that_cannot_be_created_fails_with_one_line(
     tree: ClaudeTree, tmp_path: Path
 ) -> None:
@@ -248,6 +251,7 @@ def test_a_rebuild_on_a_full_disk_fails_with_one_line_and_the_next_read_catches_
     assert store_contents(home) == before
 
 
+@needs_file_modes
 @pytest.mark.parametrize(
     "command", [["threads"], ["ledger", "--json"], ["show", "0"], ["search", "prompt"]]
 )
