@@ -28,6 +28,11 @@ class StoreLocation:
     def is_postgres(self) -> bool:
         return self.database_url is not None
 
+    @property
+    def where(self) -> str:
+        """For messages, after "the store in": the home, or the URL without its password."""
+        return self.home if self.database_url is None else redact(self.database_url)
+
     def describe(self) -> str:
         """Where the store is, safe to print: a URL's password is never shown."""
         if self.database_url is None:

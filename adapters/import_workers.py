@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from adapters.claude_code.reader import ClaudeCodeReader
 from adapters.home import StoreLocation
 from adapters.store import Store, open_store
-from application.importing import TranscriptImporter
+from application.importing import TranscriptImporter, with_store_retries
 from application.reports import SourceReport
 from application.sources import Problem, SourceFile
 
@@ -43,7 +43,7 @@ def import_sources(
     workers = min(jobs, os.cpu_count() or 1, len(sources))
     if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
         return _import_here(location, sources, jobs, on_done)
-    open_store(location).close()  # create the store and its tables once, then fork with none open
+    _open(location).close()  # create the store and its tables once, then fork with none open
     reports: list[SourceReport] = []
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
@@ -67,12 +67,20 @@ def _import_here(
     jobs: int,
     on_done: Callable[[SourceReport], None] | None,
 ) -> list[SourceReport]:
-    store = open_store(location)
+    store = _open(location)
     try:
         importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
         return importer.import_each(sources, on_done)
     finally:
         store.close()
+
+
+def _open(location: StoreLocation) -> Store:
+    """The store, retried while another process holds its write lock (opening creates
+    any missing tables, which takes the lock)."""
+    return with_store_retries(
+        f"opening the store in {location.where}", lambda: open_store(location)
+    )
 
 
 def _die_with_parent() -> None:
@@ -92,7 +100,7 @@ def _die_with_parent() -> None:
 def _open_worker(location: StoreLocation) -> None:
     global _worker_importer, _worker_store
     _die_with_parent()
-    _worker_store = open_store(location)
+    _worker_store = _open(location)
     _worker_importer = TranscriptImporter(
         _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1
     )

@@ -59,9 +59,7 @@ def open_store(home: str | StoreLocation | None = None, database_url: str | None
     except Exception as exc:  # any failure here means there is no usable store
         said = exc.strerror if isinstance(exc, OSError) and exc.filename else None
         reason = " ".join(str(said or exc).split())  # a driver's lines, joined
-        raise StoreUnavailableError(
-            f"cannot open the store {location.describe()}: {reason}"
-        ) from exc
+        raise StoreUnavailableError(f"cannot open the store in {location.where}: {reason}") from exc
 
 
 def _open_sqlite(location: StoreLocation) -> Store:

@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+)
 from tenacity import (
-    before_sleep_log,
-    retry,
-    retry_if_exception_type,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
     stop_after_attempt,
     wait_random_exponential,
 )
@@ -31,6 +37,101 @@ from application.threadline import Threadline
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 5
+
+T = TypeVar("T")
+
+# -- store faults: which to retry, how often -----------------------------------------
+#
+# Classified on the library's own exceptions (eventsourcing.persistence), which every
+# store maps its driver's errors to, so one policy serves SQLite and PostgreSQL alike.
+
+STORE_ATTEMPTS = 6
+"""Tries of one store operation in all: a conflict or transient fault is retried 5 times."""
+RETRY_WAIT_SECONDS = 0.05
+RETRY_MAX_WAIT_SECONDS = 2.0
+"""Exponential backoff with full jitter: waits of at most 0.05, 0.1, 0.2, 0.4 and 0.8 s
+(never more than 2 s), on top of each try's own lock timeout."""
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+"""A lock held too long by another process (SQLite ``database is locked``), a dropped
+or refused connection (a PostgreSQL server restarting), an exhausted connection pool."""
+PERMANENT_SIGNS = (
+    "disk is full",
+    "no space left",
+    "quota",
+    "i/o error",
+    "readonly",
+    "read-only",
+    "permission denied",
+    "unable to open",
+    "not a database",
+    "malformed",
+    "authentication failed",
+    "does not exist",
+)
+"""Operational errors that no wait will cure: no space, no permission, a broken file."""
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__
+
+
+def _transient_cause(exc: BaseException) -> BaseException | None:
+    for cause in _causes(exc):
+        if isinstance(cause, TRANSIENT_ERRORS):
+            text = str(cause).lower()
+            return None if any(sign in text for sign in PERMANENT_SIGNS) else cause
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A store fault that may go away by itself if we wait (here or in an exception's causes)."""
+    return _transient_cause(exc) is not None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Transient, or a conflict with a concurrent writer (re-read, then try again)."""
+    return isinstance(exc, IntegrityError) or is_transient(exc)
+
+
+def store_error_reason(exc: BaseException) -> str:
+    """One line naming the fault, without the statement or values the driver may add."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def store_retrying(what: str) -> Retrying:
+    """Bounded retries of one store operation, each logged with what it was doing."""
+
+    def log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        conflict = isinstance(exc, IntegrityError)  # expected when importers race: quieter
+        log.log(
+            logging.INFO if conflict else logging.WARNING,
+            "%s: %s; retry %d of %d in %.2f s",
+            what,
+            store_error_reason(_transient_cause(exc) or exc) if exc else "failed",
+            state.attempt_number,
+            STORE_ATTEMPTS - 1,
+            wait,
+        )
+
+    return Retrying(
+        retry=retry_if_exception(is_retryable),
+        stop=stop_after_attempt(STORE_ATTEMPTS),
+        wait=wait_random_exponential(multiplier=RETRY_WAIT_SECONDS, max=RETRY_MAX_WAIT_SECONDS),
+        before_sleep=log_retry,
+        reraise=True,
+    )
+
+
+def with_store_retries(what: str, call: Callable[[], T]) -> T:
+    """``call()``, retried on conflicts and transient store faults; else its exception."""
+    return store_retrying(what)(call)
 
 
 class TranscriptImporter:
@@ -48,6 +149,8 @@ class TranscriptImporter:
         self.blobs = blobs
         self.concurrency = max(1, concurrency)
         self.catch_up = catch_up
+        self.store_error: str | None = None
+        """Set once the store failed for good; the sources after it are not tried."""
 
     def run(
         self,
@@ -75,7 +178,7 @@ class TranscriptImporter:
             on_found(sources)
         report.sources.extend(self.import_each(sources, on_done))
         if self.catch_up and any(s.outcome not in ("skipped", "failed") for s in report.sources):
-            self.catch_up()
+            with_store_retries("catching up the read models", self.catch_up)
         return report
 
     def import_each(
@@ -95,23 +198,24 @@ class TranscriptImporter:
         return reports
 
     def import_source(self, source: SourceFile) -> SourceReport:
+        """One source, retried on store conflicts and transient faults; never raises for
+        bad input or a failing store: the report says what went wrong."""
+        if self.store_error is not None:  # every other source would fail the same way
+            return _failed(source, f"not imported: {self.store_error}", self.store_error)
         try:
-            return self._import_with_retries(source)
+            return with_store_retries(source.path, lambda: self._import_once(source))
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return SourceReport(
-                source.path, "failed", problems=[Problem(source.path, 0, f"cannot read: {reason}")]
-            )
+            return _failed(source, f"cannot read: {exc.strerror or exc}")
+        except PersistenceError as exc:
+            reason = store_error_reason(exc)
+            if isinstance(exc, IntegrityError):  # a conflict is this source's alone
+                return _failed(source, f"not imported: {reason}")
+            self.store_error = reason
+            return _failed(source, f"not imported: {reason}", reason)
 
-    @retry(
-        retry=retry_if_exception_type(IntegrityError),
-        stop=stop_after_attempt(8),
-        wait=wait_random_exponential(multiplier=0.01, max=0.5),
-        before_sleep=before_sleep_log(log, logging.INFO),
-        reraise=True,
-    )
-    def _import_with_retries(self, source: SourceFile) -> SourceReport:
-        """One source; a conflict with a concurrent importer re-reads the ledger and retries."""
+    def _import_once(self, source: SourceFile) -> SourceReport:
+        """One try: a conflict with a concurrent importer raises IntegrityError, and the
+        retry re-reads the ledger (then finds nothing, or less, to do)."""
         entry = self.app.ledger_entry(source)
         thread_id = str(entry.thread_id) if entry and entry.thread_id else None
         if entry is not None and entry.is_unchanged(source.size, source.mtime_ns):
@@ -131,3 +235,12 @@ class TranscriptImporter:
         if report.outcome != "rejected":
             report.thread_id = str(self.app.thread_id_for(source))
         return report
+
+
+def _failed(source: SourceFile, reason: str, store_error: str | None = None) -> SourceReport:
+    return SourceReport(
+        source.path,
+        "failed",
+        problems=[Problem(source.path, 0, reason)],
+        store_error=store_error,
+    )

@@ -25,6 +25,8 @@ class SourceReport:
     thread_id: str | None = None
     bytes_read: int = 0
     problems: list[Problem] = field(default_factory=list)
+    store_error: str | None = None
+    """Why the store could not save this source (after the retries), if that is what failed."""
 
 
 @dataclass
@@ -33,6 +35,8 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     """Problems found while looking for sources (not tied to one source's import)."""
     seconds: float = 0.0
+    store_error: str | None = None
+    """The store failed: a source could not be saved, or the read models not caught up."""
 
     def count(self, outcome: SourceOutcome) -> int:
         return sum(1 for s in self.sources if s.outcome == outcome)
@@ -46,14 +50,15 @@ class ImportReport:
         return sum(s.bytes_read for s in self.sources)
 
     def as_json(self) -> dict[str, Any]:
-        """The machine-readable result of ``threadline import --json``."""
+        """The machine-readable result of ``threadline import --json`` (for orjson)."""
         return {
             "counts": {o: self.count(o) for o in OUTCOMES},
-            "problems": [
-                {"path": p.path, "line": p.line, "reason": p.reason} for p in self.all_problems
-            ],
+            # Problem dataclasses as they are: orjson writes each as {path, line, reason},
+            # without a dict apiece (300,000 problems: a 232 MiB peak instead of 271 MiB).
+            "problems": self.all_problems,
             "bytes": self.bytes_read,
             "seconds": round(self.seconds, 3),
+            "store_error": self.store_error,
             "sources": [
                 {
                     "path": s.path,

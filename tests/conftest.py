@@ -19,13 +19,20 @@ puts this directory on ``sys.path``); keep any other conftest.py inside a packag
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
+import resource
+import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,8 +71,27 @@ def cli_env(home: Path | str | None, extra: dict[str, str] | None = None) -> dic
     return env
 
 
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "adapters.cli.main", *map(str, args)]
+_TUNED_CLI = """
+import sys
+import adapters.persistence.sqlite as sqlite
+import application.importing as importing
+from adapters.cli.main import main
+timeout, attempts = sys.argv[1:3]
+sqlite.LOCK_TIMEOUT_SECONDS = int(timeout) if timeout else sqlite.LOCK_TIMEOUT_SECONDS
+importing.STORE_ATTEMPTS = int(attempts) if attempts else importing.STORE_ATTEMPTS
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def cli_command(
+    *args: str, lock_timeout: int | None = None, store_attempts: int | None = None
+) -> list[str]:
+    """``threadline ARGS``; with a shorter store lock timeout (whole seconds) or fewer store
+    attempts when given, so that tests of a busy store do not wait 30 s a try."""
+    if lock_timeout is None and store_attempts is None:
+        return [sys.executable, "-m", "adapters.cli.main", *map(str, args)]
+    settings = [str(lock_timeout or ""), str(store_attempts or "")]
+    return [sys.executable, "-c", _TUNED_CLI, *settings, *map(str, args)]
 
 
 def run_cli(
@@ -73,18 +99,40 @@ def run_cli(
     home: Path | str | None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    preexec_fn: Callable[[], None] | None = None,
+    lock_timeout: int | None = None,
+    store_attempts: int | None = None,
 ) -> CliResult:
-    """Run ``threadline ARGS`` with ``THREADLINE_HOME=home``; return code, stdout and stderr."""
+    """Run ``threadline ARGS`` with ``THREADLINE_HOME=home``; return code, stdout and stderr.
+
+    ``preexec_fn`` runs in the child before the CLI starts (limits, dropped capabilities).
+    """
     done = subprocess.run(
-        cli_command(*map(str, args)),
+        cli_command(*map(str, args), lock_timeout=lock_timeout, store_attempts=store_attempts),
         cwd=REPO,
         env=cli_env(home, env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+def store_contents(home: Path) -> dict[str, Any]:
+    """Everything a reader sees, through the CLI: the thread list, the ledger (without the
+    times it was written) and every thread's items. Equal stores give equal values."""
+    threads = run_cli("threads", "--json", home=home)
+    ledger = run_cli("ledger", "--json", home=home)
+    assert threads.returncode == 0 and ledger.returncode == 0, threads.stderr + ledger.stderr
+    entries = [{k: v for k, v in e.items() if k != "recorded_at"} for e in ledger.json()]
+    items = {}
+    for thread in threads.json():
+        shown = run_cli("show", thread["thread_id"], "--json", home=home)
+        assert shown.returncode == 0, shown.stderr
+        items[thread["thread_id"]] = shown.json()["items"]
+    return {"threads": threads.json(), "ledger": entries, "items": items}
 
 
 @pytest.fixture(name="run_cli")
@@ -236,6 +284,44 @@ def stored_events_mark(home: Path) -> tuple[int, int]:
     return count, top
 
 
+def write_progress(home: Path, rowid: int, topic: str) -> tuple[int, int] | None:
+    """(events of ``topic`` stored after ``rowid``, blobs stored), to kill a running import at
+    a chosen point; None while the store cannot be read without getting in its way."""
+    if not Path(f"{db_path(home)}-wal").exists():  # not in WAL mode yet: keep out of its way
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db_path(home)}?mode=ro", uri=True, timeout=0.05)
+        try:
+            ((saved,),) = conn.execute(
+                "SELECT count(*) FROM stored_events WHERE rowid > ? AND topic = ?",
+                (rowid, topic),
+            ).fetchall()
+            ((blobs,),) = conn.execute("SELECT count(*) FROM blobs").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return int(saved), int(blobs)
+
+
+def blob_count(home: Path) -> int:
+    if not db_path(home).exists():
+        return 0
+    return int(query(home, "SELECT count(*) FROM blobs")[0][0])
+
+
+def max_rowid(home: Path) -> int:
+    if not db_path(home).exists():
+        return 0
+    return int(query(home, "SELECT coalesce(max(rowid), 0) FROM stored_events")[0][0])
+
+
+def count_events(home: Path, topic: str) -> int:
+    """How many events of this topic the store holds (``module:Class.Event``)."""
+    ((count,),) = query(home, "SELECT count(*) FROM stored_events WHERE topic = ?", (topic,))
+    return int(count)
+
+
 def event_topics(home: Path, originator_id: str) -> list[str]:
     """The topics of one aggregate's stored events, in the order they were stored."""
     rows = query(
@@ -246,9 +332,105 @@ def event_topics(home: Path, originator_id: str) -> list[str]:
     return [topic for (topic,) in rows]
 
 
+@contextmanager
+def store_write_lock(home: Path) -> Iterator[Callable[[], None]]:
+    """Hold the store's write lock, as another writer would; yields a function that
+    lets it go early (it is let go at the end in any case)."""
+    conn = sqlite3.connect(db_path(home), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("BEGIN EXCLUSIVE")
+    lock = threading.Lock()
+    held = [True]
+
+    def release() -> None:
+        with lock:
+            if held[0]:
+                conn.rollback()
+                conn.close()
+                held[0] = False
+
+    try:
+        yield release
+    finally:
+        release()
+
+
 def table(home: Path, name: str, order_by: str) -> list[tuple[Any, ...]]:
     """Every row of a read-model table, in a stable order."""
     return query(home, f"SELECT * FROM {name} ORDER BY {order_by}")
+
+
+# -- faults in a child process ---------------------------------------------------
+
+PR_CAPBSET_DROP = 24
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def without_file_permission_override() -> None:
+    """``preexec_fn``: the child (and what it execs) obeys file modes even as root.
+
+    Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set (root regains
+    only the bounding set on exec) and from this process's sets. A no-op when not root:
+    a user obeys file modes already. Exits 97 if the kernel refuses.
+    """
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = _CapHeader(_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    keep = ~((1 << CAP_DAC_OVERRIDE) | (1 << CAP_DAC_READ_SEARCH)) & 0xFFFFFFFF
+    ok = all(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 for cap in (1, 2))
+    ok = ok and libc.capget(ctypes.byref(header), data) == 0
+    for name in ("effective", "permitted", "inheritable"):
+        setattr(data[0], name, getattr(data[0], name) & keep)
+    if not (ok and libc.capset(ctypes.byref(header), data) == 0):
+        os._exit(97)
+
+
+@functools.cache
+def file_modes_bind() -> bool:
+    """Whether a child started with ``without_file_permission_override`` really cannot read
+    a file of mode 000 here (false where the kernel refuses to drop the capabilities)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        secret = Path(tmp) / "mode-000"
+        secret.write_text("x")
+        secret.chmod(0)
+        done = subprocess.run(
+            ["cat", str(secret)],
+            capture_output=True,
+            preexec_fn=without_file_permission_override,
+            check=False,
+        )
+    return done.returncode == 1 and b"Permission denied" in done.stderr
+
+
+needs_file_modes = pytest.mark.skipif(
+    not file_modes_bind(),
+    reason="cannot make a child process obey file modes here (root, and capabilities "
+    "cannot be dropped)",
+)
+
+
+def file_size_limit(max_bytes: int) -> Callable[[], None]:
+    """``preexec_fn``: no file the child writes may grow past ``max_bytes`` (a full disk,
+    as SQLite sees it: writes past the limit fail with EFBIG instead of killing it)."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return limit
 
 
 # -- writing transcripts ------------------------------------------------------

@@ -337,7 +337,8 @@ class TranscriptMapper:
             return None
         ts = _timestamp(raw_ts)
         if ts is None:
-            self.problem(line.number, f"unreadable timestamp {str(raw_ts)[:40]!r}")
+            # Never its value: a report must not carry a transcript's content.
+            self.problem(line.number, "unreadable timestamp (not an ISO time with a zone)")
         thread.saw_time(ts)
         return ts
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from adapters.cli.main import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from adapters.home import StoreLocation, resolve_location
 from adapters.persistence.sqlite_queries import (
     MARK_END,
@@ -128,6 +128,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         from adapters.cli import render
 
         render.import_summary(report)
+    if report.store_error:
+        saved = sum(report.count(o) for o in ("imported", "appended", "replaced", "rejected"))
+        print(
+            f"threadline: cannot write to the store in {location_for(args).where}: "
+            f"{report.store_error}",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS if saved else EXIT_FAILED
     return EXIT_PROBLEMS if report.all_problems or report.count("failed") else EXIT_OK
 
 
@@ -162,9 +170,19 @@ def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -
     finally:
         if progress:
             progress.stop()
+    failed = next((s.store_error for s in report.sources if s.store_error), None)
+    if failed:
+        report.store_error = failed
     if any(s.outcome not in ("skipped", "failed") for s in report.sources):
-        with store_for(args) as store:
-            store.catch_up()
+        from eventsourcing.persistence import PersistenceError
+
+        from application.importing import store_error_reason, with_store_retries
+
+        try:  # what was saved stays saved; the read models also catch up on the next read
+            with store_for(args) as store:
+                with_store_retries("catching up the read models", store.catch_up)
+        except PersistenceError as exc:
+            report.store_error = report.store_error or store_error_reason(exc)
 
 
 def thread_query(args: argparse.Namespace, queries: Queries) -> ThreadQuery:

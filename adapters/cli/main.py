@@ -9,6 +9,7 @@ that a quick command starts quickly.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -98,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Warnings (a store retry) as one plain line each; never a record's content.
+    logging.basicConfig(level=logging.WARNING, format="threadline: %(message)s")
     if args.command == "session":
         from adapters.cli.session_commands import cmd_session
 
@@ -119,6 +122,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        if not _is_store_error(exc):
+            raise
+        from application.importing import store_error_reason
+
+        where = commands.location_for(args).where
+        print(
+            f"threadline: the store in {where} failed: {store_error_reason(exc)}", file=sys.stderr
+        )
+        return EXIT_FAILED
+
+
+def _is_store_error(exc: Exception) -> bool:
+    """The library's persistence errors, or the read side's own SQLite errors (only loaded
+    modules can have raised one: nothing is imported to ask)."""
+    kinds = [
+        getattr(sys.modules.get(module), name, None)
+        for module, name in (
+            ("eventsourcing.persistence", "PersistenceError"),
+            ("sqlite3", "Error"),
+            ("psycopg", "Error"),
+        )
+    ]
+    return any(kind is not None and isinstance(exc, kind) for kind in kinds)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -27,23 +26,27 @@ from conftest import (
     REPO,
     Conversation,
     append_transcript,
+    blob_count,
     cli_command,
     cli_env,
-    db_path,
+    count_events,
     expected_item_count,
     long_text,
-    query,
+    max_rowid,
     run_cli,
     session_uuid,
     slug,
     table,
     thinking,
+    write_progress,
     write_transcript,
 )
 
 pytestmark = pytest.mark.slow
 
-ITERATIONS = 12
+ITERATIONS = 20
+CONCURRENT_ROUNDS = 10
+WRITES = ("imported", "appended", "replaced")
 SOURCE_KIB = 300
 LEDGER_RECORDED = "domain.ledger:Import.LedgerRecorded"
 SESSION_IMPORTED = "domain.session:Session.SessionImported"
@@ -152,38 +155,6 @@ def start_import(home: Path, projects: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def progress(home: Path, rowid: int) -> tuple[int, int] | None:
-    """(LedgerRecorded events stored after ``rowid``, blobs stored); None while the store
-    cannot be read without getting in the import's way."""
-    if not Path(f"{db_path(home)}-wal").exists():  # not in WAL mode yet: keep out of its way
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{db_path(home)}?mode=ro", uri=True, timeout=0.05)
-        try:
-            ((saved,),) = conn.execute(
-                "SELECT count(*) FROM stored_events WHERE rowid > ? AND topic = ?",
-                (rowid, LEDGER_RECORDED),
-            ).fetchall()
-            ((blobs,),) = conn.execute("SELECT count(*) FROM blobs").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    return int(saved), int(blobs)
-
-
-def blob_count(home: Path) -> int:
-    if not db_path(home).exists():
-        return 0
-    return int(query(home, "SELECT count(*) FROM blobs")[0][0])
-
-
-def max_rowid(home: Path) -> int:
-    if not db_path(home).exists():
-        return 0
-    return int(query(home, "SELECT coalesce(max(rowid), 0) FROM stored_events")[0][0])
-
-
 def import_killed(home: Path, projects: Path, rng: random.Random, changed: int, base: int) -> str:
     """Start an import and SIGKILL it: either after a random delay, or once it has begun
     writing and a random number of the changed sources are saved (plus a random few
@@ -201,7 +172,7 @@ def import_killed(home: Path, projects: Path, rng: random.Random, changed: int, 
             target = rng.randrange(changed + 1)  # all saved: killed while catching up
             extra = rng.uniform(0, 0.004)
             while proc.poll() is None:
-                seen = progress(home, base)
+                seen = write_progress(home, base, LEDGER_RECORDED)
                 if seen is not None and seen[0] >= target and seen[1] > blobs_before:
                     break
                 time.sleep(0.0005)
@@ -241,17 +212,15 @@ def check_store(home: Path, sources: list[Source], context: str) -> None:
         if source.inline_sidechain:
             (child,) = [t for t in mine if t["parent_thread_id"] == main[0]["thread_id"]]
             assert child["item_count"] == source.sidechain_items(), context
-    imported = query(
-        home, "SELECT count(*) FROM stored_events WHERE topic = ?", (SESSION_IMPORTED,)
-    )
-    assert imported == [(expected_threads(sources),)], f"{context}: a thread was created twice"
+    created = count_events(home, SESSION_IMPORTED)
+    assert created == expected_threads(sources), f"{context}: a thread was created twice"
+    listed_ledger = run_cli("ledger", "--json", home=home)
+    assert listed_ledger.returncode == 0, listed_ledger.stderr
     ledger = {
-        path: (sha, size, thread)
-        for path, sha, size, thread in query(
-            home, "SELECT source_path, sha256, consumed_bytes, thread_id FROM ledger"
-        )
+        e["source_path"]: (e["sha256"], e["consumed_bytes"], e["thread_id"])
+        for e in listed_ledger.json()
     }
-    assert len(ledger) == len(sources), context
+    assert len(ledger) == len(listed_ledger.json()) == len(sources), context
     for source in sources:
         data = source.path.read_bytes()
         sha, size, thread = ledger[str(source.path)]
@@ -408,6 +377,67 @@ def test_imports_running_at_the_same_time_into_one_store_all_succeed_without_dup
     check_store(home, first + second, "after three imports at the same time")
 
 
+def test_two_to_four_importers_started_at_once_on_one_tree_write_each_source_once(
+    tmp_path: Path, seed: int
+) -> None:
+    """Rounds of 2-4 importers on the same tree and store: a new store (they race to create
+    it too), then sources that grew or were rewritten in between. Each changed source is
+    written by exactly one of them; the others find it done."""
+    rng = random.Random(seed)
+    root = tmp_path / "user-home"
+    sources = make_tree(root, rng)
+    projects = root / ".claude" / "projects"
+    home = tmp_path / "home-0"
+    changed = list(sources)
+    for i in range(CONCURRENT_ROUNDS):
+        if i and i % 4 == 0:
+            home, changed = tmp_path / f"home-{i}", list(sources)
+            for source in sources:  # as in the crash test: a cut inline sub-agent is gone
+                if source.inline_sidechain:
+                    source.inline_sidechain = any(r.get("isSidechain") for r in source.records)
+        elif i:
+            changed = rng.sample(sources, rng.randrange(1, 4))
+            for source in changed:
+                grow(source, rng)
+            if rng.random() < 0.4:
+                rewritten = rng.choice([s for s in sources if s not in changed])
+                rewrite(rewritten, rng)
+                changed.append(rewritten)
+        count = rng.randint(2, 4)
+        jobs = [rng.randint(1, 5) for _ in range(count)]
+        context = f"seed {seed}, round {i}: {count} importers, --jobs {jobs}"
+        print(context)
+
+        writers = importers_at_once(home, projects, jobs, context)
+
+        assert writers == Counter(str(s.path) for s in changed), context
+        check_store(home, sources, context)
+
+
+def importers_at_once(home: Path, projects: Path, jobs: list[int], context: str) -> Counter[str]:
+    """One ``threadline import --jobs J`` per J, started together; how often each source
+    was written (imported, appended or replaced) across them. Each must succeed."""
+    procs = [
+        subprocess.Popen(
+            cli_command("import", str(projects), "--json", "--jobs", str(j)),
+            cwd=REPO,
+            env=cli_env(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for j in jobs
+    ]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    writers: Counter[str] = Counter()
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0 and "Traceback" not in err, f"{context}: {err[-2000:]}"
+        report = json.loads(out)
+        assert report["problems"] == [], context
+        writers.update(s["path"] for s in report["sources"] if s["outcome"] in WRITES)
+    return writers
+
+
 def test_commands_opening_a_new_store_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
     from adapters.store import open_store
 
@@ -506,3 +536,18 @@ def test_an_import_killed_while_its_worker_processes_run_leaves_none_behind(
     rerun = run_cli("import", projects, "--json", home=home)
     assert rerun.returncode == 0, rerun.stderr
     check_store(home, sources, "rerun after killing an import with worker processes")
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2,
+    reason="needs two cores (the importer uses worker processes only then)",
+)
+def test_importers_with_worker_processes_at_once_write_each_source_once(tmp_path: Path) -> None:
+    sources = make_worker_tree(tmp_path / "user-home")
+    projects = tmp_path / "user-home" / ".claude" / "projects"
+    home = tmp_path / "home"
+
+    writers = importers_at_once(home, projects, [2, 2, 4], "three importers with workers")
+
+    assert writers == Counter(str(s.path) for s in sources)
+    check_store(home, sources, "after three importers with worker processes at once")

@@ -37,7 +37,7 @@ def test_an_unreachable_database_is_one_clear_line_that_never_shows_the_password
     assert "pa55-w0rd" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("threadline: cannot open the store postgresql://alice:***@127.0.0.1:")
+    assert line.startswith("threadline: cannot open the store in postgresql://alice:***@127.0.0.1:")
     assert "Connection refused" in line or "connection failed" in line
 
 

@@ -1411,16 +1411,15 @@ def test_empty_cwd_is_not_reported_as_a_value_of_the_wrong_type(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("bad", "shown"),
-    [(1740823200, "1740823200"), ("yesterday", "yesterday"), ("2025-03-01T10:00:00", None)],
-    ids=["number", "garbage", "no-timezone"],
+    "bad", [1740823200, "yesterday", "2025-03-01T10:00:00"], ids=["number", "garbage", "no-tz"]
 )
-def test_unreadable_timestamp_is_a_problem_and_the_item_has_no_time(tmp_path, bad, shown):
+def test_unreadable_timestamp_is_a_problem_and_the_item_has_no_time(tmp_path, bad):
     bad_line = {**user("u2", "b"), "timestamp": bad}
 
     result = read_lines(tmp_path, [user("u1", "a", second=3), bad_line])
 
-    assert problems_of(result) == [(2, f"unreadable timestamp {str(shown or bad)!r}")]
+    # Never the value in the report: it is transcript content.
+    assert problems_of(result) == [(2, "unreadable timestamp (not an ISO time with a zone)")]
     assert [i.timestamp for i in items_of(result)] == [at(3), None]
     assert (result.main.summary.created_at, result.main.summary.updated_at) == (at(3), at(3))
 
