@@ -63,10 +63,15 @@ class CliResult(NamedTuple):
 
 
 def cli_env(home: Path | str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The CLI's environment for a store: ``THREADLINE_HOME``, and the database URL of a
+    home made on PostgreSQL (``home``, ``new_home``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("CLAUDE_CONFIG_DIR", "COLUMNS")}
     env.pop("THREADLINE_HOME", None)
     if home is not None:
         env["THREADLINE_HOME"] = str(home)
+        url = _DATABASES.get(Path(home))
+        if url is not None:
+            env[DATABASE_URL_ENV] = url
     env.update(extra or {})
     return env
 
@@ -168,7 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marked = metafunc.definition.get_closest_marker
-    if "home" in metafunc.fixturenames and marked("both_stores") and not marked("sqlite_only"):
+    uses_a_store = {"home", "new_home"} & set(metafunc.fixturenames)
+    if uses_a_store and marked("both_stores") and not marked("sqlite_only"):
         metafunc.parametrize("store_kind", STORE_KINDS, indirect=True)
 
 
@@ -241,8 +247,29 @@ def home(tmp_path: Path, database_url: str | None) -> Path:
     return path
 
 
+@pytest.fixture
+def new_home(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Any:
+    """Makes more homes, each with a store of its own: ``new_home("home-2")``. On
+    PostgreSQL each gets a fresh database (``cli_env`` and ``open_test_store`` use it)."""
+
+    def make(name: str) -> Path:
+        path = tmp_path / name
+        if store_kind == "postgres":
+            _DATABASES[path] = request.getfixturevalue("postgres_server").fresh_database()
+        return path
+
+    return make
+
+
 def on_postgres(home: Path) -> bool:
     return home in _DATABASES
+
+
+def open_test_store(home: Path) -> Any:
+    """``open_store`` for the store of ``home``, on whichever kind it was made."""
+    from adapters.store import open_store
+
+    return open_store(str(home), _DATABASES.get(home))
 
 
 def store_described(home: Path) -> str:
@@ -287,6 +314,17 @@ def stored_events_mark(home: Path) -> tuple[int, int]:
 def write_progress(home: Path, rowid: int, topic: str) -> tuple[int, int] | None:
     """(events of ``topic`` stored after ``rowid``, blobs stored), to kill a running import at
     a chosen point; None while the store cannot be read without getting in its way."""
+    if on_postgres(home):
+        try:
+            ((saved,),) = query(
+                home,
+                "SELECT count(*) FROM stored_events WHERE rowid > ? AND topic = ?",
+                (rowid, topic),
+            )
+            ((blobs,),) = query(home, "SELECT count(*) FROM blobs")
+        except Exception:  # the tables are not there yet
+            return None
+        return int(saved), int(blobs)
     if not Path(f"{db_path(home)}-wal").exists():  # not in WAL mode yet: keep out of its way
         return None
     try:
@@ -304,14 +342,21 @@ def write_progress(home: Path, rowid: int, topic: str) -> tuple[int, int] | None
     return int(saved), int(blobs)
 
 
+def _store_exists(home: Path) -> bool:
+    if not on_postgres(home):
+        return db_path(home).exists()
+    found = query(home, "SELECT count(*) FROM pg_tables WHERE tablename = 'blobs'")
+    return bool(found[0][0])
+
+
 def blob_count(home: Path) -> int:
-    if not db_path(home).exists():
+    if not _store_exists(home):
         return 0
     return int(query(home, "SELECT count(*) FROM blobs")[0][0])
 
 
 def max_rowid(home: Path) -> int:
-    if not db_path(home).exists():
+    if not _store_exists(home):
         return 0
     return int(query(home, "SELECT coalesce(max(rowid), 0) FROM stored_events")[0][0])
 

@@ -33,6 +33,7 @@ from conftest import (
     expected_item_count,
     long_text,
     max_rowid,
+    open_test_store,
     run_cli,
     session_uuid,
     slug,
@@ -42,7 +43,7 @@ from conftest import (
     write_transcript,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_stores]
 
 ITERATIONS = 20
 CONCURRENT_ROUNDS = 10
@@ -240,17 +241,17 @@ def seed() -> int:
 
 
 def test_an_import_killed_at_random_points_and_run_again_loses_and_duplicates_nothing(
-    tmp_path: Path, seed: int
+    tmp_path: Path, new_home: Any, seed: int
 ) -> None:
     rng = random.Random(seed)
     sources = make_tree(tmp_path / "user-home", rng)
     projects = tmp_path / "user-home" / ".claude" / "projects"
-    home = tmp_path / "home-0"
+    home = new_home("home-0")
     changed = len(sources)
 
     for i in range(ITERATIONS):
         if i and i % 4 == 0:  # a new store: the first import is killed
-            home, changed = tmp_path / f"home-{i}", len(sources)
+            home, changed = new_home(f"home-{i}"), len(sources)
             for source in sources:  # a rewrite may have cut an inline sub-agent's lines:
                 if source.inline_sidechain:  # a new store then has no child thread for it
                     source.inline_sidechain = any(r.get("isSidechain") for r in source.records)
@@ -277,17 +278,17 @@ def test_an_import_killed_at_random_points_and_run_again_loses_and_duplicates_no
 
 def test_a_crash_after_saving_every_source_before_the_read_models_catch_up_is_repaired(
     tmp_path: Path,
+    new_home: Any,
 ) -> None:
     from adapters.claude_code.reader import ClaudeCodeReader
-    from adapters.store import open_store
     from application.importing import TranscriptImporter
 
     sources = make_tree(tmp_path / "user-home", random.Random(1))
     projects = tmp_path / "user-home" / ".claude" / "projects"
-    home = tmp_path / "home"
+    home = new_home("home")
     # The real importer, stopped where a crash would stop it: every source saved with its
     # ledger entry, and the process gone before the read models caught up.
-    store = open_store(str(home))
+    store = open_test_store(home)
     try:
         TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, catch_up=None).run(
             [str(projects)]
@@ -324,21 +325,22 @@ def at_the_same_time(count: int, work: Any) -> list[str]:
     return errors
 
 
-def test_two_read_model_catch_ups_running_at_once_both_succeed(tmp_path: Path) -> None:
+def test_two_read_model_catch_ups_running_at_once_both_succeed(
+    tmp_path: Path, new_home: Any
+) -> None:
     from adapters.claude_code.reader import ClaudeCodeReader
-    from adapters.store import open_store
     from application.importing import TranscriptImporter
 
     sources = make_tree(tmp_path / "user-home", random.Random(2))
-    home = tmp_path / "home"
-    store = open_store(str(home))
+    home = new_home("home")
+    store = open_test_store(home)
     try:
         TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, catch_up=None).run(
             [str(tmp_path / "user-home" / ".claude")]
         )
     finally:
         store.close()
-    stores = [open_store(str(home)) for _ in range(2)]
+    stores = [open_test_store(home) for _ in range(2)]
 
     try:
         errors = at_the_same_time(2, lambda: stores.pop().catch_up())
@@ -352,10 +354,11 @@ def test_two_read_model_catch_ups_running_at_once_both_succeed(tmp_path: Path) -
 
 def test_imports_running_at_the_same_time_into_one_store_all_succeed_without_duplicates(
     tmp_path: Path,
+    new_home: Any,
 ) -> None:
     first = make_tree(tmp_path / "user-one", random.Random(3))
     second = make_tree(tmp_path / "user-two", random.Random(4))
-    home = tmp_path / "home"
+    home = new_home("home")
     assert run_cli("threads", home=home).returncode == 0  # the store exists already
     trees = [tmp_path / "user-one", tmp_path / "user-one", tmp_path / "user-two"]
     procs = [
@@ -378,7 +381,7 @@ def test_imports_running_at_the_same_time_into_one_store_all_succeed_without_dup
 
 
 def test_two_to_four_importers_started_at_once_on_one_tree_write_each_source_once(
-    tmp_path: Path, seed: int
+    tmp_path: Path, new_home: Any, seed: int
 ) -> None:
     """Rounds of 2-4 importers on the same tree and store: a new store (they race to create
     it too), then sources that grew or were rewritten in between. Each changed source is
@@ -387,11 +390,11 @@ def test_two_to_four_importers_started_at_once_on_one_tree_write_each_source_onc
     root = tmp_path / "user-home"
     sources = make_tree(root, rng)
     projects = root / ".claude" / "projects"
-    home = tmp_path / "home-0"
+    home = new_home("home-0")
     changed = list(sources)
     for i in range(CONCURRENT_ROUNDS):
         if i and i % 4 == 0:
-            home, changed = tmp_path / f"home-{i}", list(sources)
+            home, changed = new_home(f"home-{i}"), list(sources)
             for source in sources:  # as in the crash test: a cut inline sub-agent is gone
                 if source.inline_sidechain:
                     source.inline_sidechain = any(r.get("isSidechain") for r in source.records)
@@ -438,13 +441,14 @@ def importers_at_once(home: Path, projects: Path, jobs: list[int], context: str)
     return writers
 
 
-def test_commands_opening_a_new_store_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
-    from adapters.store import open_store
+def test_commands_opening_a_new_store_at_the_same_moment_all_open_it(
+    tmp_path: Path, new_home: Any
+) -> None:
 
     for attempt in range(100):  # a race: each attempt loses it now and then
-        home = tmp_path / f"home-{attempt}"
+        home = new_home(f"home-{attempt}")
 
-        errors = at_the_same_time(4, lambda home=home: open_store(str(home)).close())
+        errors = at_the_same_time(4, lambda home=home: open_test_store(home).close())
 
         assert errors == [], f"attempt {attempt}"
 
@@ -474,7 +478,10 @@ def make_worker_tree(root: Path) -> list[Source]:
 def children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text()
+        try:
+            text = (task / "children").read_text()
+        except FileNotFoundError:  # a thread that ended meanwhile (a connection pool's)
+            continue
         found.update(int(c) for c in text.split())
     return found
 
@@ -507,10 +514,11 @@ def alive(pid: int) -> bool:
 )
 def test_an_import_killed_while_its_worker_processes_run_leaves_none_behind(
     tmp_path: Path,
+    new_home: Any,
 ) -> None:
     sources = make_worker_tree(tmp_path / "user-home")
     projects = tmp_path / "user-home" / ".claude" / "projects"
-    home = tmp_path / "home"
+    home = new_home("home")
     proc = start_import(home, projects)
     workers: set[int] = set()
     try:
@@ -542,10 +550,12 @@ def test_an_import_killed_while_its_worker_processes_run_leaves_none_behind(
     (os.cpu_count() or 1) < 2,
     reason="needs two cores (the importer uses worker processes only then)",
 )
-def test_importers_with_worker_processes_at_once_write_each_source_once(tmp_path: Path) -> None:
+def test_importers_with_worker_processes_at_once_write_each_source_once(
+    tmp_path: Path, new_home: Any
+) -> None:
     sources = make_worker_tree(tmp_path / "user-home")
     projects = tmp_path / "user-home" / ".claude" / "projects"
-    home = tmp_path / "home"
+    home = new_home("home")
 
     writers = importers_at_once(home, projects, [2, 2, 4], "three importers with workers")
 
