@@ -254,15 +254,19 @@ def new_home(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) ->
 
     def make(name: str) -> Path:
         path = tmp_path / name
-        if store_kind == "postgres":
-            _DATABASES[path] = request.getfixturevalue("postgres_server").fresh_database()
-        return path
+        return store_on_postgres(path, request) if store_kind == "postgres" else path
 
     return make
 
 
 def on_postgres(home: Path) -> bool:
     return home in _DATABASES
+
+
+def store_on_postgres(home: Path, request: pytest.FixtureRequest) -> Path:
+    """Make ``home``'s store a fresh PostgreSQL database (for fixtures that make a home)."""
+    _DATABASES[home] = request.getfixturevalue("postgres_server").fresh_database()
+    return home
 
 
 def open_test_store(home: Path) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from conftest import (
     REPO,
+    STORE_KINDS,
     Conversation,
     cli_command,
     cli_env,
@@ -26,9 +27,12 @@ from conftest import (
     needs_file_modes,
     run_cli,
     session_uuid,
+    store_on_postgres,
     without_file_permission_override,
     write_transcript,
 )
+
+pytestmark = pytest.mark.both_stores
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -287,9 +291,10 @@ class Corpus:
         return [(p["line"], p["reason"]) for p in self.report["problems"] if p["path"] == str(path)]
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    """Every case in its own project directory, plus good sessions among them; one import."""
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def corpus(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Corpus:
+    """Every case in its own project directory, plus good sessions among them; one import,
+    into each kind of store."""
     base = tmp_path_factory.mktemp("bad-input").resolve()
     projects = base / ".claude" / "projects"
     paths, kept, good = {}, {}, []
@@ -303,6 +308,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
         good_lines(neighbour)
         good.append(neighbour.write(project / f"{neighbour.session_id}.jsonl"))
     home = base / "threadline-home"
+    if request.param == "postgres":
+        store_on_postgres(home, request)
 
     result = run_cli(
         "import", base / ".claude", "--json", home=home, preexec_fn=without_file_permission_override
