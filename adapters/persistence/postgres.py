@@ -122,9 +122,13 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
 @contextmanager
 def creation_lock(url: str) -> Iterator[None]:
     """Held while a process creates the schema and tables, so two never race to."""
-    with connect(url, autocommit=True) as conn:
+    try:
+        conn = connect(url, autocommit=True)
         conn.execute("SELECT pg_advisory_lock(%s)", (CREATION_LOCK_KEY,))
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    except psycopg.OperationalError as exc:  # as the library's own: the retry policy knows it
+        raise OperationalError(str(exc)) from exc
+    with conn:
         yield  # the lock goes with the connection
 
 
