@@ -17,7 +17,7 @@ from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 
