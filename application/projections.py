@@ -14,6 +14,8 @@ copy fields, and this is the hot path of every import.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
+from application.history import SourceLines, item_text, searchable_text
 from application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
 from domain.ledger import Import
 from domain.session import Session
@@ -43,7 +46,11 @@ class Projection(Protocol):
     name: str
     topics: frozenset[str]
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]: ...
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
+        """The row changes for one event; ``lines`` reads texts left in source lines."""
+        ...
 
 
 def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +85,9 @@ class ThreadList:
     name = "threads"
     topics = frozenset({T_IMPORTED, T_ITEMS, T_APPENDED, T_REPLACED})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_ITEMS:
             ops: list[Op] = [("thread_count_add", (len(event["items"]), thread_id))]
@@ -115,7 +124,9 @@ class History:
     name = "history"
     topics = frozenset({T_ITEMS, T_REPLACED})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_REPLACED:
             return [("history_clear", thread_id)]
@@ -135,7 +146,9 @@ class Ledger:
     name = "ledger"
     topics = frozenset({T_REGISTERED, T_LEDGER})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         import_id = event["originator_id"]
         if topic == T_REGISTERED:
             return [
@@ -171,36 +184,20 @@ class Ledger:
         ]
 
 
-def searchable_text(item: dict[str, Any]) -> list[Any]:
-    """The pieces of an item worth finding it by: texts, or ``SourceRef``s to texts.
-
-    The read-model store resolves the references when it writes the index.
-    """
-    kind = item["type"]
-    if kind in ("user", "assistant"):
-        return list(item["parts"])
-    if kind == "reasoning":
-        return [] if item.get("redacted") else [item["text"]]
-    if kind == "tool_call":
-        call_input = item.get("input_ref") or orjson.dumps(item.get("input")).decode()
-        return [item["name"], call_input]
-    if kind == "tool_result":
-        output = item["output"]
-        if isinstance(output, list):
-            return [b["text"] for b in output if b.get("kind") == "text"]
-        return [output]
-    if kind == "system":
-        return [item["text"]] if item.get("text") else []
-    return []
-
-
 class Search:
-    """Full-text search over every item's text: one index row per item that has text."""
+    """Full-text search over every item's text: one index row per item that has text.
+
+    A row names the item's thread, position and role, where the item is stored
+    (notification id and index in its event, so that a query can cut a snippet from
+    the item's text: the index keeps no copy of it) and the text to index.
+    """
 
     name = "search"
     topics = frozenset({T_ITEMS, T_REPLACED})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_REPLACED:
             return [("search_clear", thread_id)]
@@ -208,8 +205,9 @@ class Search:
         rows = []
         for i, item in enumerate(event["items"]):
             pieces = searchable_text(item)
-            if pieces:
-                rows.append((thread_id, first + i, item["type"], pieces))
+            text = item_text(pieces, lines) if pieces else ""
+            if text.strip():
+                rows.append((thread_id, first + i, item["type"], notification_id, i, text))
         return [("search_insert", rows)] if rows else []
 
 
@@ -226,6 +224,10 @@ class ReadModelStore(Protocol):
         """Apply the row changes and move each projection to its position, atomically."""
 
     def reset(self, names: Sequence[str]) -> None: ...
+
+    def source_lines(self) -> AbstractContextManager[SourceLines]:
+        """Reads texts left in source lines; used from another thread than ``apply``."""
+        ...
 
 
 class EventLog(Protocol):
@@ -258,22 +260,59 @@ class CatchUp:
         """Process every notification not yet seen; return how many were read.
 
         Without ``names``, the eager projections only (not search: see ``LAZY_PROJECTIONS``).
+        While the store writes one page's rows, a second thread reads the next page and
+        makes its row changes (decoding events and reading texts is Python; writing rows
+        and indexing text is SQLite, which lets go of the GIL).
         """
         default = [n for n in EAGER_PROJECTIONS if n in self.projections]
         selected = {n: self.projections[n] for n in (names or default)}
         positions = {n: self.store.positions().get(n, 0) for n in selected}
         end = self.log.max_notification_id() or 0
-        start = min(positions.values(), default=end)
-        topics = sorted(set().union(*(p.topics for p in selected.values())))
         seen = 0
-        while start < end:
-            page = self.log.select_notifications(
-                start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
-            )
-            if not page:
-                self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
-                break
-            ops: list[Op] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="catch-up") as ahead:
+            start = min(positions.values(), default=end)
+            if start < end:
+                upcoming = ahead.submit(self._page, selected, positions, start, end)
+            while start < end:
+                last, count, ops = upcoming.result()
+                if count == 0:
+                    self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
+                    break
+                if last < end:
+                    upcoming = ahead.submit(self._page, selected, positions, last, end)
+                new_positions = {name: max(pos, last) for name, pos in positions.items()}
+                # Only positions that move: a projection already past this page (one
+                # caught up further than the others) keeps its tracking row as it is.
+                moved = {n: p for n, p in new_positions.items() if p > positions[n]}
+                try:
+                    self.store.apply(ops, moved)
+                except IntegrityError:
+                    # Another catch-up applied this page first (its position is ahead of
+                    # ours, so ours was refused whole): continue from where it got to.
+                    stored = self.store.positions()
+                    positions = {name: stored.get(name, 0) for name in positions}
+                    start = min(positions.values())
+                    _discard(upcoming)
+                    if start < end:
+                        upcoming = ahead.submit(self._page, selected, positions, start, end)
+                    continue
+                positions, start = new_positions, last
+                seen += count
+                if progress:
+                    progress(start, end)
+        return seen
+
+    def _page(
+        self, selected: dict[str, Projection], positions: dict[str, int], start: int, end: int
+    ) -> tuple[int, int, list[Op]]:
+        """The notifications after ``start``, a page of them: the last id, how many, and
+        their row changes for each projection that has not seen them yet."""
+        topics = sorted(set().union(*(p.topics for p in selected.values())))
+        page = self.log.select_notifications(
+            start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
+        )
+        ops: list[Op] = []
+        with self.store.source_lines() as lines:
             for n in page:
                 event: dict[str, Any] | None = None
                 for name, projection in selected.items():
@@ -282,25 +321,8 @@ class CatchUp:
                             event = self.decode(n.state)
                             event["originator_id"] = str(n.originator_id)
                             event["originator_version"] = n.originator_version
-                        ops.extend(projection.changes(n.topic, event, n.id))
-            start = page[-1].id
-            new_positions = {name: max(pos, start) for name, pos in positions.items()}
-            try:
-                # Only positions that move: a projection already past this page (one
-                # caught up further than the others) keeps its tracking row as it is.
-                self.store.apply(ops, {n: p for n, p in new_positions.items() if p > positions[n]})
-            except IntegrityError:
-                # Another catch-up applied this page first (its position is ahead of
-                # ours, so ours was refused whole): continue from where it got to.
-                stored = self.store.positions()
-                positions = {name: stored.get(name, 0) for name in positions}
-                start = min(positions.values())
-                continue
-            positions = new_positions
-            seen += len(page)
-            if progress:
-                progress(start, end)
-        return seen
+                        ops.extend(projection.changes(n.topic, event, n.id, lines))
+        return (page[-1].id if page else end), len(page), ops
 
     def rebuild(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
@@ -308,3 +330,10 @@ class CatchUp:
         selected = list(names or self.projections)
         self.store.reset(selected)
         return self.run(selected, progress)
+
+
+def _discard(future: Future[Any]) -> None:
+    """Wait for a page made ahead that is no longer wanted; its failure does not matter
+    (the page is read again from where the store got to)."""
+    with suppress(Exception):
+        future.result()

@@ -10,14 +10,18 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
 
-from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
+import orjson
+
+from application.history import SourceLines, item_text, searchable_text
+from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
 
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 
@@ -62,49 +66,51 @@ class ReadModelQueries:
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
         """Ranked matches (best first): thread, item position, role and a marked snippet.
 
-        Two steps: rank every match (bm25) and keep the best ``limit``, then make
-        snippets for those alone; a snippet for every match of a common word costs
-        more than the ranking.
+        Two steps: rank every match (bm25) and keep the best ``limit``, then cut
+        snippets for those alone from the items' own text (the index keeps none).
         """
-        where = ["search_text MATCH ?"]
-        params: list[Any] = [query.fts()]
-        joins = ""
-        if query.cwds or query.sources:
-            joins = (
-                " JOIN search_items s ON s.id = search_text.rowid"
-                " JOIN threads t ON t.thread_id = s.thread_id"
-            )
+        filters, params = [], [query.fts()]
         if query.cwds:
-            where.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
+            filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
             params.extend(query.cwds)
         if query.sources:
-            where.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
+            filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
             params.extend(query.sources)
+        joins = " JOIN search_items s ON s.id = search_text.rowid"
+        if filters:
+            joins += " JOIN threads t ON t.thread_id = s.thread_id"
         best = self.conn.execute(
-            "SELECT search_text.rowid, bm25(search_text) AS rank FROM search_text"
-            f"{joins} WHERE {' AND '.join(where)} ORDER BY rank, search_text.rowid LIMIT ?",
+            f"SELECT s.id, bm25(search_text) AS rank FROM search_text{joins}"
+            f" WHERE {' AND '.join(['search_text MATCH ?', *filters])}"
+            " ORDER BY rank, s.id LIMIT ?",
             (*params, query.limit),
         ).fetchall()
         if not best:
             return []
-        ranks = {r[0]: r[1] for r in best}
-        marks = ", ".join("?" * len(ranks))
+        marks = ", ".join("?" * len(best))
         found = {
             r["id"]: r
             for r in self._select(
-                "SELECT s.id, s.thread_id, s.position, s.role, t.title, t.cwd, t.source_agent,"
-                f" snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet"
-                " FROM search_text JOIN search_items s ON s.id = search_text.rowid"
-                " JOIN threads t ON t.thread_id = s.thread_id"
-                f" WHERE search_text MATCH ? AND search_text.rowid IN ({marks})",
-                (query.fts(), *ranks),
+                "SELECT s.id, s.thread_id, s.position, s.role, s.notification_id, s.item_index,"
+                " t.title, t.cwd, t.source_agent FROM search_items s"
+                f" JOIN threads t ON t.thread_id = s.thread_id WHERE s.id IN ({marks})",
+                tuple(r[0] for r in best),
             )
         }
+        states = self.event_states(sorted({r["notification_id"] for r in found.values()}))
+        events: dict[int, list[dict[str, Any]]] = {}
         rows = []
-        for rowid, rank in ranks.items():
-            row = found[rowid]
-            del row["id"]
-            rows.append(row | {"rank": rank})
+        with SQLiteSourceLines(self.conn) as lines:
+            for rowid, rank in best:
+                row = found[rowid]
+                n = row.pop("notification_id")
+                if n not in events:
+                    events[n] = orjson.loads(states[n])["items"]
+                item = events[n][row.pop("item_index")]
+                text = item_text(searchable_text(item), lines)
+                del row["id"]
+                marked = snippet(text, query.terms, MARK_START, MARK_END)
+                rows.append(row | {"snippet": marked, "rank": rank})
         return rows
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
@@ -225,3 +231,36 @@ class QueryBlobs:
 
     def get(self, key: str) -> bytes:
         return self.queries.blob(key)
+
+
+class SQLiteSourceLines(SourceLines):
+    """Source lines read straight from the blob table, only the bytes of each line
+    (incremental blob I/O), not the multi-megabyte page around it; a context manager
+    that closes the blobs it opened."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._blobs: dict[str, sqlite3.Blob] = {}
+
+    def line(self, key: str, offset: int, length: int) -> bytes:
+        blob = self._blobs.get(key)
+        if blob is None:
+            row = self.conn.execute("SELECT rowid FROM blobs WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise KeyError(f"no blob {key}")
+            blob = self._blobs[key] = self.conn.blobopen("blobs", "data", row[0], readonly=True)
+        blob.seek(offset)
+        return blob.read(length)
+
+    def __enter__(self) -> SQLiteSourceLines:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        for blob in self._blobs.values():
+            blob.close()
+        self._blobs.clear()

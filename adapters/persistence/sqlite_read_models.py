@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
-from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
+from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX, SQLiteSourceLines
 from application.history import SourceLines
 from application.projections import Op
 
@@ -78,15 +80,21 @@ TABLES = {
 }
 
 TABLES["search"] = [
+    # AUTOINCREMENT: an id is never given twice, even after the rows with the highest ids
+    # were deleted, because the index below may still hold a deleted row's words.
     """CREATE TABLE IF NOT EXISTS search_items (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         thread_id TEXT NOT NULL,
         position INTEGER NOT NULL,
-        role TEXT NOT NULL)""",
+        role TEXT NOT NULL,
+        notification_id INTEGER NOT NULL,
+        item_index INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS search_items_by_thread ON search_items (thread_id, position)",
-    # The text is kept in the index (not contentless) so that snippet() can mark matches.
+    # Contentless: the index keeps no copy of the ~100 MB of text; a query cuts its
+    # snippets from the items themselves (sqlite_queries). A row deleted from
+    # search_items leaves its words in here, unreachable: every query joins search_items.
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
-    "text, tokenize = 'unicode61 remove_diacritics 2')",
+    "text, content = '', tokenize = 'unicode61 remove_diacritics 2')",
 ]
 
 CONFIGURE = {
@@ -220,6 +228,18 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
                 self._insert_tracking(c, Tracking(TRACKING_PREFIX + name, position))
             _execute(c, ops)
 
+    @contextmanager
+    def source_lines(self) -> Iterator[SourceLines]:
+        """Source lines read on a connection of their own (a catch-up reads them in its
+        second thread), closed again after the page."""
+        path = urllib.parse.quote(self.datastore.pool.db_name)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            with SQLiteSourceLines(conn) as lines:
+                yield lines
+        finally:
+            conn.close()
+
     def reset(self, names: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
             for name in names:
@@ -258,54 +278,20 @@ def _execute(c: SQLiteCursor, ops: list[Op]) -> None:
         i = j
 
 
-MAX_INDEXED_CHARS = 1 << 20
-"""Text of one item beyond this is left out of the search index (a 1 MiB+ tool output
-is a log or a file dump; its first megabyte is what anyone searches for)."""
-
-
-class _CursorBlobs:
-    """Blobs read in the read-model transaction itself."""
-
-    def __init__(self, c: SQLiteCursor) -> None:
-        self.c = c
-
-    def put(self, data: bytes) -> str:  # pragma: no cover - never called while indexing
-        raise PermissionError("indexing does not write blobs")
-
-    def get(self, key: str) -> bytes:
-        self.c.execute("SELECT data FROM blobs WHERE key = ?", (key,))
-        row = self.c.fetchone()
-        if row is None:
-            raise KeyError(f"no blob {key}")
-        return bytes(row[0])
-
-
 def _search(c: SQLiteCursor, name: str, arg: Any) -> None:
     if name == "search_clear":
-        c.execute(
-            "DELETE FROM search_text WHERE rowid IN"
-            " (SELECT id FROM search_items WHERE thread_id = ?)",
-            (arg,),
-        )
+        # The index keeps the deleted rows' words (a contentless FTS5 table can only
+        # forget a row given its text), but they lead to no search_items row any more.
         c.execute("DELETE FROM search_items WHERE thread_id = ?", (arg,))
         return
-    lines = SourceLines(_CursorBlobs(c))
-    c.execute("SELECT coalesce(max(id), 0) FROM search_items")
-    next_id = c.fetchone()[0] + 1
-    items, texts = [], []
-    for thread_id, position, role, pieces in arg:
-        text = "\n".join(_text(lines, p) for p in pieces)[:MAX_INDEXED_CHARS]
-        if text.strip():
-            items.append((next_id, thread_id, position, role))
-            texts.append((next_id, text))
-            next_id += 1
+    c.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'search_items'")
+    first = c.fetchone()[0] + 1
     c.executemany(
-        "INSERT INTO search_items (id, thread_id, position, role) VALUES (?, ?, ?, ?)", items
+        "INSERT INTO search_items (id, thread_id, position, role, notification_id, item_index)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(first + i, *row[:5]) for i, row in enumerate(arg)],
     )
-    c.executemany("INSERT INTO search_text (rowid, text) VALUES (?, ?)", texts)
-
-
-def _text(lines: SourceLines, piece: Any) -> str:
-    if isinstance(piece, dict):
-        piece = lines.value(piece)
-    return piece if isinstance(piece, str) else orjson.dumps(piece).decode()
+    c.executemany(
+        "INSERT INTO search_text (rowid, text) VALUES (?, ?)",
+        [(first + i, row[5]) for i, row in enumerate(arg)],
+    )
