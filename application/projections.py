@@ -14,8 +14,7 @@ copy fields, and this is the hot path of every import.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -226,7 +225,7 @@ class ReadModelStore(Protocol):
     def reset(self, names: Sequence[str]) -> None: ...
 
     def source_lines(self) -> AbstractContextManager[SourceLines]:
-        """Reads texts left in source lines; used from another thread than ``apply``."""
+        """Reads texts left in source lines (for the search projection), for one page."""
         ...
 
 
@@ -260,46 +259,34 @@ class CatchUp:
         """Process every notification not yet seen; return how many were read.
 
         Without ``names``, the eager projections only (not search: see ``LAZY_PROJECTIONS``).
-        While the store writes one page's rows, a second thread reads the next page and
-        makes its row changes (decoding events and reading texts is Python; writing rows
-        and indexing text is SQLite, which lets go of the GIL).
         """
         default = [n for n in EAGER_PROJECTIONS if n in self.projections]
         selected = {n: self.projections[n] for n in (names or default)}
         positions = {n: self.store.positions().get(n, 0) for n in selected}
         end = self.log.max_notification_id() or 0
+        start = min(positions.values(), default=end)
         seen = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="catch-up") as ahead:
-            start = min(positions.values(), default=end)
-            if start < end:
-                upcoming = ahead.submit(self._page, selected, positions, start, end)
-            while start < end:
-                last, count, ops = upcoming.result()
-                if count == 0:
-                    self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
-                    break
-                if last < end:
-                    upcoming = ahead.submit(self._page, selected, positions, last, end)
-                new_positions = {name: max(pos, last) for name, pos in positions.items()}
+        while start < end:
+            last, count, ops = self._page(selected, positions, start, end)
+            if count == 0:
+                self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
+                break
+            new_positions = {name: max(pos, last) for name, pos in positions.items()}
+            try:
                 # Only positions that move: a projection already past this page (one
                 # caught up further than the others) keeps its tracking row as it is.
-                moved = {n: p for n, p in new_positions.items() if p > positions[n]}
-                try:
-                    self.store.apply(ops, moved)
-                except IntegrityError:
-                    # Another catch-up applied this page first (its position is ahead of
-                    # ours, so ours was refused whole): continue from where it got to.
-                    stored = self.store.positions()
-                    positions = {name: stored.get(name, 0) for name in positions}
-                    start = min(positions.values())
-                    _discard(upcoming)
-                    if start < end:
-                        upcoming = ahead.submit(self._page, selected, positions, start, end)
-                    continue
-                positions, start = new_positions, last
-                seen += count
-                if progress:
-                    progress(start, end)
+                self.store.apply(ops, {n: p for n, p in new_positions.items() if p > positions[n]})
+            except IntegrityError:
+                # Another catch-up applied this page first (its position is ahead of
+                # ours, so ours was refused whole): continue from where it got to.
+                stored = self.store.positions()
+                positions = {name: stored.get(name, 0) for name in positions}
+                start = min(positions.values())
+                continue
+            positions, start = new_positions, last
+            seen += count
+            if progress:
+                progress(start, end)
         return seen
 
     def _page(
@@ -330,10 +317,3 @@ class CatchUp:
         selected = list(names or self.projections)
         self.store.reset(selected)
         return self.run(selected, progress)
-
-
-def _discard(future: Future[Any]) -> None:
-    """Wait for a page made ahead that is no longer wanted; its failure does not matter
-    (the page is read again from where the store got to)."""
-    with suppress(Exception):
-        future.result()

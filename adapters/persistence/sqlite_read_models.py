@@ -230,10 +230,9 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
 
     @contextmanager
     def source_lines(self) -> Iterator[SourceLines]:
-        """Source lines read on a connection of their own (a catch-up reads them in its
-        second thread), closed again after the page."""
+        """Source lines read on a read-only connection of their own, closed after the page."""
         path = urllib.parse.quote(self.datastore.pool.db_name)
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             with SQLiteSourceLines(conn) as lines:
                 yield lines
