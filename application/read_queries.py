@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Literal
 
 EAGER_PROJECTIONS = ("threads", "history", "ledger")
@@ -112,9 +113,10 @@ class SearchQuery:
 _TOKEN = re.compile(r"[^\W_]+")
 """A word as FTS5's unicode61 tokenizer sees it: a run of letters and digits."""
 _SENTENCE_END = re.compile(r"[.:]")
-_WHOLE = 8192
-"""Texts up to this many characters are cut whole, like FTS5's snippet(); a longer one
-around the first place a query word occurs."""
+_REGION = 1024
+"""A snippet is chosen, as FTS5's snippet() chooses it, from a text up to this many
+characters whole, else from this many characters around the place where most of the
+query's words are close together (a tool output can be a megabyte)."""
 
 
 def _fold(token: str) -> str:
@@ -125,6 +127,22 @@ def _fold(token: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
 
 
+def _region(text: str, wanted: set[str]) -> tuple[int, int]:
+    if len(text) <= _REGION:
+        return 0, len(text)
+    words = "|".join(sorted(map(re.escape, wanted), key=len, reverse=True))
+    finder = re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])", re.IGNORECASE)
+    hits = [(m.start(), m[0].lower()) for m in islice(finder.finditer(text), 256)]
+    if hits:
+        # The first hit with the most distinct words within about a snippet's length.
+        near = [len({w for at, w in hits[i:] if at < hits[i][0] + 160}) for i in range(len(hits))]
+        at = hits[near.index(max(near))][0]
+    else:  # a word that matches only with its diacritics folded: the slow way
+        hit = next((m for m in _TOKEN.finditer(text) if _fold(m[0]) in wanted), None)
+        at = hit.start() if hit else 0
+    return max(0, at - _REGION // 4), min(len(text), at + _REGION * 3 // 4)
+
+
 def snippet(
     text: str, terms: tuple[str, ...], start: str, end: str, ellipsis: str = "…", size: int = 16
 ) -> str:
@@ -132,14 +150,7 @@ def snippet(
     FTS5's ``snippet()`` chooses it: the most distinct words matched, then the most
     matches, centred on them, preferring the start of a sentence."""
     wanted = {_fold(t) for term in terms for t in _TOKEN.findall(term)}
-    lo, hi = 0, len(text)
-    if hi > _WHOLE:
-        words = sorted(map(re.escape, wanted), key=len, reverse=True)
-        hit = re.search("|".join(words), text, re.IGNORECASE) or next(
-            (m for m in _TOKEN.finditer(text) if _fold(m[0]) in wanted), None
-        )  # the slow way only when a word matches with its diacritics folded
-        at = hit.start() if hit else 0
-        lo, hi = max(0, at - _WHOLE // 4), min(len(text), at + _WHOLE)
+    lo, hi = _region(text, wanted)
     tokens = [(m.start(), m.end(), _fold(m[0])) for m in _TOKEN.finditer(text, lo, hi)]
     if hi < len(text) and tokens and tokens[-1][1] == hi:
         tokens.pop()  # cut in two by the window

@@ -69,34 +69,16 @@ class ReadModelQueries:
         Two steps: rank every match (bm25) and keep the best ``limit``, then cut
         snippets for those alone from the items' own text (the index keeps none).
         """
-        filters, params = [], [query.fts()]
-        if query.cwds:
-            filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
-            params.extend(query.cwds)
-        if query.sources:
-            filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
-            params.extend(query.sources)
-        joins = " JOIN search_items s ON s.id = search_text.rowid"
-        if filters:
-            joins += " JOIN threads t ON t.thread_id = s.thread_id"
-        best = self.conn.execute(
-            f"SELECT s.id, bm25(search_text) AS rank FROM search_text{joins}"
-            f" WHERE {' AND '.join(['search_text MATCH ?', *filters])}"
-            " ORDER BY rank, s.id LIMIT ?",
-            (*params, query.limit),
-        ).fetchall()
+        # Without filters, rank the index alone (a third faster for a common word) and
+        # only join search_items if a row a rewrite deleted (still in the index) made it
+        # into the best ones.
+        best = self._ranked(query, join=bool(query.cwds or query.sources))
+        found = self._found(best)
+        if len(found) < len(best):
+            best = self._ranked(query, join=True)
+            found = self._found(best)
         if not best:
             return []
-        marks = ", ".join("?" * len(best))
-        found = {
-            r["id"]: r
-            for r in self._select(
-                "SELECT s.id, s.thread_id, s.position, s.role, s.notification_id, s.item_index,"
-                " t.title, t.cwd, t.source_agent FROM search_items s"
-                f" JOIN threads t ON t.thread_id = s.thread_id WHERE s.id IN ({marks})",
-                tuple(r[0] for r in best),
-            )
-        }
         states = self.event_states(sorted({r["notification_id"] for r in found.values()}))
         events: dict[int, list[dict[str, Any]]] = {}
         rows = []
@@ -112,6 +94,41 @@ class ReadModelQueries:
                 marked = snippet(text, query.terms, MARK_START, MARK_END)
                 rows.append(row | {"snippet": marked, "rank": rank})
         return rows
+
+    def _ranked(self, query: SearchQuery, join: bool) -> list[tuple[int, float]]:
+        """The best ``limit`` matches' ids and bm25 ranks (lower is better)."""
+        filters, params = ["search_text MATCH ?"], [query.fts()]
+        if query.cwds:
+            filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
+            params.extend(query.cwds)
+        if query.sources:
+            filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
+            params.extend(query.sources)
+        joins = ""
+        if join:
+            joins = " JOIN search_items s ON s.id = search_text.rowid"
+        if query.cwds or query.sources:
+            joins += " JOIN threads t ON t.thread_id = s.thread_id"
+        return self.conn.execute(
+            f"SELECT search_text.rowid, bm25(search_text) AS rank FROM search_text{joins}"
+            f" WHERE {' AND '.join(filters)} ORDER BY rank, search_text.rowid LIMIT ?",
+            (*params, query.limit),
+        ).fetchall()
+
+    def _found(self, best: list[tuple[int, float]]) -> dict[int, dict[str, Any]]:
+        """The search rows of these ids that are still there, with their thread's details."""
+        if not best:
+            return {}
+        marks = ", ".join("?" * len(best))
+        return {
+            r["id"]: r
+            for r in self._select(
+                "SELECT s.id, s.thread_id, s.position, s.role, s.notification_id, s.item_index,"
+                " t.title, t.cwd, t.source_agent FROM search_items s"
+                f" JOIN threads t ON t.thread_id = s.thread_id WHERE s.id IN ({marks})",
+                tuple(r[0] for r in best),
+            )
+        }
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         found = self._select("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
