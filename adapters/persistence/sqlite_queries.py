@@ -21,7 +21,7 @@ from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 

@@ -80,19 +80,19 @@ TABLES = {
 }
 
 TABLES["search"] = [
-    # AUTOINCREMENT: an id is never given twice, even after the rows with the highest ids
-    # were deleted, because the index below may still hold a deleted row's words.
+    # No index on thread_id: only a rewrite (rare) deletes by it, and a scan of ~100k
+    # rows costs less than keeping an index during a rebuild.
     """CREATE TABLE IF NOT EXISTS search_items (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         thread_id TEXT NOT NULL,
         position INTEGER NOT NULL,
         role TEXT NOT NULL,
         notification_id INTEGER NOT NULL,
         item_index INTEGER NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS search_items_by_thread ON search_items (thread_id, position)",
     # Contentless: the index keeps no copy of the ~100 MB of text; a query cuts its
     # snippets from the items themselves (sqlite_queries). A row deleted from
-    # search_items leaves its words in here, unreachable: every query joins search_items.
+    # search_items leaves its words in here, unreachable: every query joins search_items,
+    # and ids are never given twice (the next id is past the index's highest).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
     "text, content = '', tokenize = 'unicode61 remove_diacritics 2')",
 ]
@@ -283,8 +283,9 @@ def _search(c: SQLiteCursor, name: str, arg: Any) -> None:
         # forget a row given its text), but they lead to no search_items row any more.
         c.execute("DELETE FROM search_items WHERE thread_id = ?", (arg,))
         return
-    c.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'search_items'")
-    first = c.fetchone()[0] + 1
+    c.execute("SELECT rowid FROM search_text ORDER BY rowid DESC LIMIT 1")
+    last = c.fetchone()
+    first = (last[0] if last else 0) + 1
     c.executemany(
         "INSERT INTO search_items (id, thread_id, position, role, notification_id, item_index)"
         " VALUES (?, ?, ?, ?, ?, ?)",
