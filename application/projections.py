@@ -186,9 +186,9 @@ class Ledger:
 class Search:
     """Full-text search over every item's text: one index row per item that has text.
 
-    A row names the item's thread, position and role, where the item is stored
-    (notification id and index in its event, so that a query can cut a snippet from
-    the item's text: the index keeps no copy of it) and the text to index.
+    A row names the item's thread, position and role, its searchable pieces (JSON:
+    texts, or ``SourceRef``s into source lines, from which a query cuts a snippet: the
+    index keeps no copy of the text) and the text to index.
     """
 
     name = "search"
@@ -206,7 +206,7 @@ class Search:
             pieces = searchable_text(item)
             text = item_text(pieces, lines) if pieces else ""
             if text.strip():
-                rows.append((thread_id, first + i, item["type"], notification_id, i, text))
+                rows.append((thread_id, first + i, item["type"], orjson.dumps(pieces), text))
         return [("search_insert", rows)] if rows else []
 
 

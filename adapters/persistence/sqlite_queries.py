@@ -15,13 +15,13 @@ from typing import Any
 
 import orjson
 
-from application.history import SourceLines, item_text, searchable_text
+from application.history import SourceLines, item_text
 from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
 
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 
@@ -67,7 +67,7 @@ class ReadModelQueries:
         """Ranked matches (best first): thread, item position, role and a marked snippet.
 
         Two steps: rank every match (bm25) and keep the best ``limit``, then cut
-        snippets for those alone from the items' own text (the index keeps none).
+        snippets for those alone from the items' pieces (the index keeps no text).
         """
         # Without filters, rank the index alone (a third faster for a common word) and
         # only join search_items if a row a rewrite deleted (still in the index) made it
@@ -79,17 +79,13 @@ class ReadModelQueries:
             found = self._found(best)
         if not best:
             return []
-        states = self.event_states(sorted({r["notification_id"] for r in found.values()}))
-        events: dict[int, list[dict[str, Any]]] = {}
         rows = []
         with SQLiteSourceLines(self.conn) as lines:
             for rowid, rank in best:
-                row = found[rowid]
-                n = row.pop("notification_id")
-                if n not in events:
-                    events[n] = orjson.loads(states[n])["items"]
-                item = events[n][row.pop("item_index")]
-                text = item_text(searchable_text(item), lines)
+                row = found.get(rowid)
+                if row is None:  # its thread is not in the thread list (yet)
+                    continue
+                text = item_text(orjson.loads(row.pop("pieces")), lines)
                 del row["id"]
                 marked = snippet(text, query.terms, MARK_START, MARK_END)
                 rows.append(row | {"snippet": marked, "rank": rank})
@@ -123,7 +119,7 @@ class ReadModelQueries:
         return {
             r["id"]: r
             for r in self._select(
-                "SELECT s.id, s.thread_id, s.position, s.role, s.notification_id, s.item_index,"
+                "SELECT s.id, s.thread_id, s.position, s.role, s.pieces,"
                 " t.title, t.cwd, t.source_agent FROM search_items s"
                 f" JOIN threads t ON t.thread_id = s.thread_id WHERE s.id IN ({marks})",
                 tuple(r[0] for r in best),

@@ -87,10 +87,10 @@ TABLES["search"] = [
         thread_id TEXT NOT NULL,
         position INTEGER NOT NULL,
         role TEXT NOT NULL,
-        notification_id INTEGER NOT NULL,
-        item_index INTEGER NOT NULL)""",
+        pieces BLOB NOT NULL)""",
     # Contentless: the index keeps no copy of the ~100 MB of text; a query cuts its
-    # snippets from the items themselves (sqlite_queries). A row deleted from
+    # snippets from each item's pieces (JSON: short texts as they are, long ones as
+    # references into source lines, ~10 MB in all). A row deleted from
     # search_items leaves its words in here, unreachable: every query joins search_items,
     # and ids are never given twice (the next id is past the index's highest).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
@@ -287,11 +287,10 @@ def _search(c: SQLiteCursor, name: str, arg: Any) -> None:
     last = c.fetchone()
     first = (last[0] if last else 0) + 1
     c.executemany(
-        "INSERT INTO search_items (id, thread_id, position, role, notification_id, item_index)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(first + i, *row[:5]) for i, row in enumerate(arg)],
+        "INSERT INTO search_items (id, thread_id, position, role, pieces) VALUES (?, ?, ?, ?, ?)",
+        [(first + i, *row[:4]) for i, row in enumerate(arg)],
     )
     c.executemany(
         "INSERT INTO search_text (rowid, text) VALUES (?, ?)",
-        [(first + i, row[5]) for i, row in enumerate(arg)],
+        [(first + i, row[4]) for i, row in enumerate(arg)],
     )

@@ -47,7 +47,7 @@ def indexed_words(home: Path) -> list[tuple[Any, ...]]:
         for term, doc in conn.execute("SELECT term, doc FROM temp.words ORDER BY doc, offset"):
             words.setdefault(doc, []).append(term)
         rows = conn.execute(
-            "SELECT id, thread_id, position, role, notification_id, item_index FROM search_items"
+            "SELECT id, thread_id, position, role, pieces FROM search_items"
             " ORDER BY thread_id, position"
         ).fetchall()
     finally:

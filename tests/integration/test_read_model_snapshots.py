@@ -81,7 +81,7 @@ READ_MODELS = {
     "history": "SELECT * FROM history",
     "ledger": "SELECT * FROM ledger",
     # The index keeps no text: each row's words as the index holds them, in order.
-    "search": "SELECT s.thread_id, s.position, s.role, s.item_index,"
+    "search": "SELECT s.thread_id, s.position, s.role,"
     " (SELECT group_concat(term, ' ') FROM (SELECT term FROM temp.words"
     "  WHERE doc = s.id ORDER BY offset)) AS words FROM search_items s",
 }
