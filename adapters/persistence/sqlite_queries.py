@@ -10,12 +10,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
-import orjson
-
-from application.history import SourceLines, item_text
 from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
 
 DB_FILENAME = "threadline.db"
@@ -79,6 +75,11 @@ class ReadModelQueries:
             found = self._found(best)
         if not best:
             return []
+        import orjson  # here, not at the top: ``threads`` starts without them
+
+        from adapters.persistence.sqlite_lines import SQLiteSourceLines
+        from application.history import item_text
+
         rows = []
         with SQLiteSourceLines(self.conn) as lines:
             for rowid, rank in best:
@@ -244,36 +245,3 @@ class QueryBlobs:
 
     def get(self, key: str) -> bytes:
         return self.queries.blob(key)
-
-
-class SQLiteSourceLines(SourceLines):
-    """Source lines read straight from the blob table, only the bytes of each line
-    (incremental blob I/O), not the multi-megabyte page around it; a context manager
-    that closes the blobs it opened."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self._blobs: dict[str, sqlite3.Blob] = {}
-
-    def line(self, key: str, offset: int, length: int) -> bytes:
-        blob = self._blobs.get(key)
-        if blob is None:
-            row = self.conn.execute("SELECT rowid FROM blobs WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                raise KeyError(f"no blob {key}")
-            blob = self._blobs[key] = self.conn.blobopen("blobs", "data", row[0], readonly=True)
-        blob.seek(offset)
-        return blob.read(length)
-
-    def __enter__(self) -> SQLiteSourceLines:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        for blob in self._blobs.values():
-            blob.close()
-        self._blobs.clear()

@@ -11,7 +11,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
-from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX, SQLiteSourceLines
+from adapters.persistence.sqlite_lines import SQLiteSourceLines
+from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from application.history import SourceLines
 from application.projections import Op
 
