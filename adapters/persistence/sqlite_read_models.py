@@ -91,9 +91,10 @@ TABLES["search"] = [
         pieces BLOB NOT NULL)""",
     # Contentless: the index keeps no copy of the ~100 MB of text; a query cuts its
     # snippets from each item's pieces (JSON: short texts as they are, long ones as
-    # references into source lines, ~10 MB in all). A row deleted from
-    # search_items leaves its words in here, unreachable: every query joins search_items,
-    # and ids are never given twice (the next id is past the index's highest).
+    # references into source lines, ~17 MB for the many-lines fixture). A row deleted
+    # from search_items leaves its words in here, unreachable (a query checks its best
+    # rows against search_items), and ids are never given twice (the next id is past
+    # the index's highest).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
     "text, content = '', tokenize = 'unicode61 remove_diacritics 2')",
 ]
