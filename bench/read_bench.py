@@ -105,10 +105,11 @@ def bench(root: Path, runs: int) -> dict[str, Any]:
     ):
         times = [threadline(many_home, "rebuild", *names) for _ in range(runs)]
         figures[label] = round(median(times), 3)
-        figures[label.replace("_s", "_cpu_s")] = round(median(CPU[-runs:]), 3)
+        cpu_label = label.removesuffix("_s") + "_cpu_s"
+        figures[cpu_label] = round(median(CPU[-runs:]), 3)
         log(
             f"{label}: {figures[label]:.2f} s ({', '.join(f'{t:.2f}' for t in times)}),"
-            f" CPU {figures[label.replace('_s', '_cpu_s')]:.2f} s"
+            f" CPU {figures[cpu_label]:.2f} s"
         )
 
     sys.path.insert(0, str(REPO))
