@@ -97,7 +97,7 @@ def _open_postgres(location: StoreLocation, url: str) -> Store:
             read_models = app.factory.tracking_recorder(PostgresReadModels)
             assert isinstance(read_models, PostgresReadModels)
             compress_with_lz4(read_models.datastore, "threadline_events", "state")
-            blobs = PostgresBlobStore(read_models.datastore)
+            blobs = PostgresBlobStore.create(read_models.datastore)
         except BaseException:
             app.close()
             raise

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from application.ports import BlobStore
+if TYPE_CHECKING:  # kept light: ``search`` reads item texts without the domain's imports
+    from application.ports import BlobStore
 
 
 class SourceLines:
@@ -33,9 +34,13 @@ class SourceLines:
             self._pages.popitem(last=False)
         return data
 
+    def line(self, key: str, offset: int, length: int) -> bytes:
+        """The bytes of one source line; an adapter may read them without the whole page."""
+        return self.page(key)[offset : offset + length]
+
     def value(self, ref: dict[str, Any]) -> Any:
         line = ref["line"]
-        raw = self.page(line["blob"])[line["offset"] : line["offset"] + line["length"]]
+        raw = self.line(line["blob"], line["offset"], line["length"])
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:
@@ -103,3 +108,38 @@ def full_item(item: dict[str, Any], lines: SourceLines) -> dict[str, Any]:
         resolved["input"] = resolved["input_ref"]
     resolved.pop("input_ref", None)
     return resolved
+
+
+MAX_INDEXED_CHARS = 1 << 20
+"""An item's searchable text stops here (a 1 MiB+ tool output is a log or a file dump;
+its first megabyte is what anyone searches for)."""
+
+
+def searchable_text(item: dict[str, Any]) -> list[Any]:
+    """The pieces of an item worth finding it by: texts, or ``SourceRef``s to texts."""
+    kind = item["type"]
+    if kind in ("user", "assistant"):
+        return list(item["parts"])
+    if kind == "reasoning":
+        return [] if item.get("redacted") else [item["text"]]
+    if kind == "tool_call":
+        call_input = item.get("input_ref") or orjson.dumps(item.get("input")).decode()
+        return [item["name"], call_input]
+    if kind == "tool_result":
+        output = item["output"]
+        if isinstance(output, list):
+            return [b["text"] for b in output if b.get("kind") == "text"]
+        return [output]
+    if kind == "system":
+        return [item["text"]] if item.get("text") else []
+    return []
+
+
+def item_text(pieces: Sequence[Any], lines: SourceLines) -> str:
+    """The text an item is indexed by (and its search snippet is cut from)."""
+    texts = []
+    for piece in pieces:
+        if isinstance(piece, dict):
+            piece = lines.value(piece)
+        texts.append(piece if isinstance(piece, str) else orjson.dumps(piece).decode())
+    return "\n".join(texts)[:MAX_INDEXED_CHARS]

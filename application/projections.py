@@ -14,6 +14,7 @@ copy fields, and this is the hot path of every import.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
+from application.history import SourceLines, item_text, searchable_text
 from application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
 from domain.ledger import Import
 from domain.session import Session
@@ -43,7 +45,11 @@ class Projection(Protocol):
     name: str
     topics: frozenset[str]
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]: ...
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
+        """The row changes for one event; ``lines`` reads texts left in source lines."""
+        ...
 
 
 def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +84,9 @@ class ThreadList:
     name = "threads"
     topics = frozenset({T_IMPORTED, T_ITEMS, T_APPENDED, T_REPLACED})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_ITEMS:
             ops: list[Op] = [("thread_count_add", (len(event["items"]), thread_id))]
@@ -115,7 +123,9 @@ class History:
     name = "history"
     topics = frozenset({T_ITEMS, T_REPLACED})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_REPLACED:
             return [("history_clear", thread_id)]
@@ -135,7 +145,9 @@ class Ledger:
     name = "ledger"
     topics = frozenset({T_REGISTERED, T_LEDGER})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         import_id = event["originator_id"]
         if topic == T_REGISTERED:
             return [
@@ -171,36 +183,20 @@ class Ledger:
         ]
 
 
-def searchable_text(item: dict[str, Any]) -> list[Any]:
-    """The pieces of an item worth finding it by: texts, or ``SourceRef``s to texts.
-
-    The read-model store resolves the references when it writes the index.
-    """
-    kind = item["type"]
-    if kind in ("user", "assistant"):
-        return list(item["parts"])
-    if kind == "reasoning":
-        return [] if item.get("redacted") else [item["text"]]
-    if kind == "tool_call":
-        call_input = item.get("input_ref") or orjson.dumps(item.get("input")).decode()
-        return [item["name"], call_input]
-    if kind == "tool_result":
-        output = item["output"]
-        if isinstance(output, list):
-            return [b["text"] for b in output if b.get("kind") == "text"]
-        return [output]
-    if kind == "system":
-        return [item["text"]] if item.get("text") else []
-    return []
-
-
 class Search:
-    """Full-text search over every item's text: one index row per item that has text."""
+    """Full-text search over every item's text: one index row per item that has text.
+
+    A row names the item's thread, position and role, its searchable pieces (JSON:
+    texts, or ``SourceRef``s into source lines, from which a query cuts a snippet: the
+    index keeps no copy of the text) and the text to index.
+    """
 
     name = "search"
     topics = frozenset({T_ITEMS, T_REPLACED})
 
-    def changes(self, topic: str, event: dict[str, Any], notification_id: int) -> list[Op]:
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
+    ) -> list[Op]:
         thread_id = event["originator_id"]
         if topic == T_REPLACED:
             return [("search_clear", thread_id)]
@@ -208,8 +204,9 @@ class Search:
         rows = []
         for i, item in enumerate(event["items"]):
             pieces = searchable_text(item)
-            if pieces:
-                rows.append((thread_id, first + i, item["type"], pieces))
+            text = item_text(pieces, lines) if pieces else ""
+            if text.strip():
+                rows.append((thread_id, first + i, item["type"], orjson.dumps(pieces), text))
         return [("search_insert", rows)] if rows else []
 
 
@@ -226,6 +223,10 @@ class ReadModelStore(Protocol):
         """Apply the row changes and move each projection to its position, atomically."""
 
     def reset(self, names: Sequence[str]) -> None: ...
+
+    def source_lines(self) -> AbstractContextManager[SourceLines]:
+        """Reads texts left in source lines (for the search projection), for one page."""
+        ...
 
 
 class EventLog(Protocol):
@@ -264,27 +265,13 @@ class CatchUp:
         positions = {n: self.store.positions().get(n, 0) for n in selected}
         end = self.log.max_notification_id() or 0
         start = min(positions.values(), default=end)
-        topics = sorted(set().union(*(p.topics for p in selected.values())))
         seen = 0
         while start < end:
-            page = self.log.select_notifications(
-                start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
-            )
-            if not page:
+            last, count, ops = self._page(selected, positions, start, end)
+            if count == 0:
                 self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
                 break
-            ops: list[Op] = []
-            for n in page:
-                event: dict[str, Any] | None = None
-                for name, projection in selected.items():
-                    if n.id > positions[name] and n.topic in projection.topics:
-                        if event is None:
-                            event = self.decode(n.state)
-                            event["originator_id"] = str(n.originator_id)
-                            event["originator_version"] = n.originator_version
-                        ops.extend(projection.changes(n.topic, event, n.id))
-            start = page[-1].id
-            new_positions = {name: max(pos, start) for name, pos in positions.items()}
+            new_positions = {name: max(pos, last) for name, pos in positions.items()}
             try:
                 # Only positions that move: a projection already past this page (one
                 # caught up further than the others) keeps its tracking row as it is.
@@ -296,11 +283,33 @@ class CatchUp:
                 positions = {name: stored.get(name, 0) for name in positions}
                 start = min(positions.values())
                 continue
-            positions = new_positions
-            seen += len(page)
+            positions, start = new_positions, last
+            seen += count
             if progress:
                 progress(start, end)
         return seen
+
+    def _page(
+        self, selected: dict[str, Projection], positions: dict[str, int], start: int, end: int
+    ) -> tuple[int, int, list[Op]]:
+        """The notifications after ``start``, a page of them: the last id, how many, and
+        their row changes for each projection that has not seen them yet."""
+        topics = sorted(set().union(*(p.topics for p in selected.values())))
+        page = self.log.select_notifications(
+            start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
+        )
+        ops: list[Op] = []
+        with self.store.source_lines() as lines:
+            for n in page:
+                event: dict[str, Any] | None = None
+                for name, projection in selected.items():
+                    if n.id > positions[name] and n.topic in projection.topics:
+                        if event is None:
+                            event = self.decode(n.state)
+                            event["originator_id"] = str(n.originator_id)
+                            event["originator_version"] = n.originator_version
+                        ops.extend(projection.changes(n.topic, event, n.id, lines))
+        return (page[-1].id if page else end), len(page), ops
 
     def rebuild(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None

@@ -7,8 +7,10 @@ know whether the event-sourcing stack is needed at all.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Literal
 
 EAGER_PROJECTIONS = ("threads", "history", "ledger")
@@ -106,6 +108,93 @@ class SearchQuery:
     def fts(self) -> str:
         """The query for FTS5 (and, with ``&``, for tsquery): every word, as a phrase."""
         return " ".join('"' + t.replace('"', '""') + '"' for t in self.terms)
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+"""A word as FTS5's unicode61 tokenizer sees it: a run of letters and digits."""
+_SENTENCE_END = re.compile(r"[.:]")
+_REGION = 1024
+"""A snippet is chosen, as FTS5's snippet() chooses it, from a text up to this many
+characters whole, else from this many characters around the place where most of the
+query's words are close together (a tool output can be a megabyte)."""
+
+
+def _fold(token: str) -> str:
+    """Case and diacritics folded, as ``remove_diacritics 2`` compares them."""
+    token = token.lower()
+    if token.isascii():
+        return token
+    return "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
+
+
+def _region(text: str, wanted: set[str]) -> tuple[int, int]:
+    if len(text) <= _REGION:
+        return 0, len(text)
+    words = "|".join(sorted(map(re.escape, wanted), key=len, reverse=True))
+    finder = re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])", re.IGNORECASE)
+    hits = [(m.start(), m[0].lower()) for m in islice(finder.finditer(text), 256)]
+    if hits:
+        # The first hit with the most distinct words within about a snippet's length.
+        near = [len({w for at, w in hits[i:] if at < hits[i][0] + 160}) for i in range(len(hits))]
+        at = hits[near.index(max(near))][0]
+    else:  # a word that matches only with its diacritics folded: the slow way
+        hit = next((m for m in _TOKEN.finditer(text) if _fold(m[0]) in wanted), None)
+        at = hit.start() if hit else 0
+    return max(0, at - _REGION // 4), min(len(text), at + _REGION * 3 // 4)
+
+
+def snippet(
+    text: str, terms: tuple[str, ...], start: str, end: str, ellipsis: str = "…", size: int = 16
+) -> str:
+    """A window of ``size`` words of ``text`` with the query's words marked, chosen as
+    FTS5's ``snippet()`` chooses it: the most distinct words matched, then the most
+    matches, centred on them, preferring the start of a sentence."""
+    wanted = {_fold(t) for term in terms for t in _TOKEN.findall(term)}
+    lo, hi = _region(text, wanted)
+    tokens = [(m.start(), m.end(), _fold(m[0])) for m in _TOKEN.finditer(text, lo, hi)]
+    if hi < len(text) and tokens and tokens[-1][1] == hi:
+        tokens.pop()  # cut in two by the window
+    if lo > 0 and tokens and tokens[0][0] == lo:
+        tokens.pop(0)
+    if not tokens:
+        return text[:200]
+    count = len(tokens)
+    hits = [i for i, t in enumerate(tokens) if t[2] in wanted]
+    sentences = [0] + [
+        i for i in range(1, count) if _SENTENCE_END.search(text, tokens[i - 1][1], tokens[i][0])
+    ]
+
+    def score(first: int) -> tuple[int, int, int]:
+        inside = [i for i in hits if first <= i < first + size]
+        seen: set[str] = set()
+        total = 0
+        for i in inside:
+            total += 1 if tokens[i][2] in seen else 1000
+            seen.add(tokens[i][2])
+        return total, inside[0] if inside else first, inside[-1] + 1 if inside else first
+
+    best, best_start = -1, 0
+    for i in hits:
+        total, first, last = score(i)
+        adjusted = max(0, min(first - (size - (last - first)) // 2, count - size))
+        sentence = max((j for j in sentences if j <= i), default=0)
+        if sentence < i and count > size:
+            bonus = score(sentence)[0] + (120 if sentence == 0 else 100)
+            if bonus > best:
+                best, best_start = bonus, sentence
+        if total > best:
+            best, best_start = total, adjusted
+    window = tokens[best_start : best_start + size]
+    at = window[0][0] if best_start > 0 or lo > 0 else lo
+    out = [ellipsis] if at > 0 else []
+    for token_start, token_end, folded in window:
+        out.append(text[at:token_start])
+        word = text[token_start:token_end]
+        out.append(start + word + end if folded in wanted else word)
+        at = token_end
+    more = best_start + size < count or (hi < len(text) and _TOKEN.search(text, at))
+    out.append(ellipsis if more else text[at:hi])
+    return "".join(out)
 
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")

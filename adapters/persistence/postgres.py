@@ -33,15 +33,14 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
-SCHEMA = "threadline"
-CONNECT_TIMEOUT_SECONDS = 10
+from adapters.persistence.postgres_connection import (
+    CONNECT_TIMEOUT_SECONDS,
+    SCHEMA,
+    connect,
+)
+
 CREATION_LOCK_KEY = 0x7468726561646C6E
 """The advisory lock held while a process creates the schema and tables ("threadln")."""
-
-
-def connection_info(url: str) -> dict[str, Any]:
-    """The URL's connection parameters (host, port, dbname, user, password, ...)."""
-    return conninfo_to_dict(url)
 
 
 class EventsRecorder(PostgresApplicationRecorder):
@@ -89,7 +88,7 @@ class EventsRecorder(PostgresApplicationRecorder):
 
 def postgres_env(url: str) -> dict[str, str]:
     """The library's PostgreSQL settings for the database ``url`` names."""
-    info = connection_info(url)
+    info = conninfo_to_dict(url)
     user = str(info.get("user") or getpass.getuser())
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -107,16 +106,6 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "60",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
     }
-
-
-def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """A plain connection whose search path is Threadline's schema."""
-    return psycopg.connect(
-        url,
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        options=f"-c search_path={SCHEMA}",
-        **kwargs,
-    )
 
 
 @contextmanager
@@ -146,15 +135,19 @@ def compress_with_lz4(datastore: PostgresDatastore, table: str, column: str) -> 
 class PostgresBlobStore:
     """Content-addressed, immutable bytes in the store's own database."""
 
-    CREATE = (
-        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.blobs (key TEXT PRIMARY KEY, data BYTEA NOT NULL)"
-    )
-
     def __init__(self, datastore: PostgresDatastore) -> None:
         self.datastore = datastore
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(self.CREATE)
+
+    @classmethod
+    def create(cls, datastore: PostgresDatastore) -> PostgresBlobStore:
+        """The blob store, its table created if needed."""
+        with datastore.transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {SCHEMA}.blobs"
+                " (key TEXT PRIMARY KEY, data BYTEA NOT NULL)"
+            )
         compress_with_lz4(datastore, "blobs", "data")
+        return cls(datastore)
 
     def put(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()

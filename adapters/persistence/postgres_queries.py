@@ -4,20 +4,20 @@ One plain psycopg connection, no pool and no event-sourcing stack, so that a
 read command starts fast. Search ranks with ``ts_rank_cd`` over the GIN-indexed
 ``tsvector`` of the text split into words (as SQLite's unicode61 tokenizer
 splits it: PostgreSQL's own parser would keep ``/src/weather-app`` as one
-token), and marks the matched words in a snippet made here for the returned
-page; the thread list is the very same SQL as on SQLite (``thread_list_sql``).
+token), and marks the matched words in a snippet cut in Python for the
+returned page, as on SQLite (``read_queries.snippet``). The thread list is
+the very same SQL as on SQLite (``thread_list_sql``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from adapters.persistence.postgres import SCHEMA, connect
+from adapters.persistence.postgres_connection import SCHEMA, connect
 from adapters.persistence.sqlite_queries import (
     MARK_END,
     MARK_START,
@@ -26,12 +26,10 @@ from adapters.persistence.sqlite_queries import (
     StoreNotFoundError,
     thread_list_sql,
 )
-from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
+from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
 
 EVENTS = f"{SCHEMA}.threadline_events"
 TRACKING = f"{SCHEMA}.threadline_tracking"
-SNIPPET_TOKENS = 16
-_WORD = re.compile(r"[^\W_]+")
 
 
 class PostgresReadModelQueries:
@@ -107,9 +105,8 @@ class PostgresReadModelQueries:
                 [b["chunk"] for b in best],
             ],
         )
-        words = {w.casefold() for w in _WORD.findall(" ".join(query.terms))}
         for row in found:
-            row["snippet"] = snippet(row.pop("text"), words)
+            row["snippet"] = snippet(row.pop("text"), query.terms, MARK_START, MARK_END)
         by_item = {(r["thread_id"], r["position"]): r for r in found}
         # Lower is better, as SQLite's bm25: the CLI shows the score as -rank.
         return [by_item[(b["thread_id"], b["position"])] | {"rank": -b["rank"]} for b in best]
@@ -164,24 +161,3 @@ class PostgresReadModelQueries:
 
     def _select(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         return self.conn.execute(sql, params).fetchall()  # type: ignore[call-overload]
-
-
-def snippet(text: str, words: set[str], tokens: int = SNIPPET_TOKENS) -> str:
-    """Up to ``tokens`` words of ``text`` around its first match, each matched word marked,
-    with ``…`` where text was cut (the shape of FTS5's ``snippet()``)."""
-    found = list(_WORD.finditer(text))
-    hit = next((i for i, m in enumerate(found) if m[0].casefold() in words), 0)
-    first = max(0, min(hit - 2, len(found) - tokens))
-    window = found[first : first + tokens]
-    if not window:
-        return text[:200]
-    parts = ["…" if first > 0 else text[: window[0].start()]]
-    for m, after in zip(window, [*window[1:], None], strict=True):
-        word = m[0]
-        parts.append(f"{MARK_START}{word}{MARK_END}" if word.casefold() in words else word)
-        parts.append(text[m.end() : after.start()] if after else "")
-    if first + tokens < len(found):
-        parts.append("…")
-    else:
-        parts.append(text[window[-1].end() :])
-    return "".join(parts)

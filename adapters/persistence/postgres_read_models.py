@@ -10,16 +10,17 @@ the library's tracking table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.sql import SQL
 
-from adapters.persistence.postgres import SCHEMA
+from adapters.persistence.postgres import PostgresBlobStore
+from adapters.persistence.postgres_connection import SCHEMA
 from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from application.history import SourceLines
 from application.projections import Op
@@ -28,8 +29,6 @@ TEXT = 'TEXT COLLATE "C"'
 SEARCH_CHUNK_CHARS = 65536
 """Search text is indexed in rows of at most this many characters: a ``tsvector``
 holds at most 1 MB, and a tool output can be far longer."""
-MAX_INDEXED_CHARS = 1 << 20
-"""As on SQLite: text of one item beyond this is left out of the search index."""
 
 TABLES = {
     "threads": [
@@ -236,6 +235,11 @@ class PostgresReadModels(PostgresTrackingRecorder):
                 self._insert_tracking(c, Tracking(TRACKING_PREFIX + name, position))
             _execute(c, ops)
 
+    @contextmanager
+    def source_lines(self) -> Iterator[SourceLines]:
+        """Source lines read from the blob table, a few pages cached, for one page."""
+        yield SourceLines(PostgresBlobStore(self.datastore), cached_pages=8)
+
     def reset(self, names: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
             for name in names:
@@ -279,40 +283,12 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-class _CursorBlobs:
-    """Blobs read in the read-model transaction itself."""
-
-    def __init__(self, c: Cursor[Any]) -> None:
-        self.c = c
-
-    def put(self, data: bytes) -> str:  # pragma: no cover - never called while indexing
-        raise PermissionError("indexing does not write blobs")
-
-    def get(self, key: str) -> bytes:
-        self.c.execute(f"SELECT data FROM {SCHEMA}.blobs WHERE key = %s", (key,))
-        row = self.c.fetchone()
-        if row is None:
-            raise KeyError(f"no blob {key}")
-        return bytes(row["data"])
-
-
-def _search_insert(c: Cursor[Any], rows: list[tuple[str, int, str, list[Any]]]) -> None:
-    lines = SourceLines(_CursorBlobs(c))
+def _search_insert(c: Cursor[Any], rows: list[tuple[str, int, str, bytes, str]]) -> None:
+    """Index each item's text (the projection resolved it), in rows of at most
+    ``SEARCH_CHUNK_CHARS``; the text is kept, for snippets."""
     copy_sql = f"COPY {SCHEMA}.search_items (thread_id, position, chunk, role, text) FROM STDIN"
-    texts = []
-    for thread_id, position, role, pieces in rows:
-        text = "\n".join(_text(lines, p) for p in pieces)[:MAX_INDEXED_CHARS].replace("\x00", "")
-        if text.strip():
-            texts.append((thread_id, position, role, text))
     with c.copy(copy_sql) as cp:
-        for thread_id, position, role, text in texts:
+        for thread_id, position, role, _pieces, text in rows:
             for chunk, start in enumerate(range(0, len(text), SEARCH_CHUNK_CHARS)):
-                cp.write_row(
-                    (thread_id, position, chunk, role, text[start : start + SEARCH_CHUNK_CHARS])
-                )
-
-
-def _text(lines: SourceLines, piece: Any) -> str:
-    if isinstance(piece, dict):
-        piece = lines.value(piece)
-    return piece if isinstance(piece, str) else orjson.dumps(piece).decode()
+                piece = text[start : start + SEARCH_CHUNK_CHARS]
+                cp.write_row((thread_id, position, chunk, role, piece))

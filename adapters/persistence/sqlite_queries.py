@@ -12,12 +12,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery
+from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
 
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 7
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 
@@ -62,50 +62,70 @@ class ReadModelQueries:
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
         """Ranked matches (best first): thread, item position, role and a marked snippet.
 
-        Two steps: rank every match (bm25) and keep the best ``limit``, then make
-        snippets for those alone; a snippet for every match of a common word costs
-        more than the ranking.
+        Two steps: rank every match (bm25) and keep the best ``limit``, then cut
+        snippets for those alone from the items' pieces (the index keeps no text).
         """
-        where = ["search_text MATCH ?"]
-        params: list[Any] = [query.fts()]
-        joins = ""
-        if query.cwds or query.sources:
-            joins = (
-                " JOIN search_items s ON s.id = search_text.rowid"
-                " JOIN threads t ON t.thread_id = s.thread_id"
-            )
-        if query.cwds:
-            where.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
-            params.extend(query.cwds)
-        if query.sources:
-            where.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
-            params.extend(query.sources)
-        best = self.conn.execute(
-            "SELECT search_text.rowid, bm25(search_text) AS rank FROM search_text"
-            f"{joins} WHERE {' AND '.join(where)} ORDER BY rank, search_text.rowid LIMIT ?",
-            (*params, query.limit),
-        ).fetchall()
+        # Without filters, rank the index alone (a third faster for a common word) and
+        # only join search_items if a row a rewrite deleted (still in the index) made it
+        # into the best ones.
+        best = self._ranked(query, join=bool(query.cwds or query.sources))
+        found = self._found(best)
+        if len(found) < len(best):
+            best = self._ranked(query, join=True)
+            found = self._found(best)
         if not best:
             return []
-        ranks = {r[0]: r[1] for r in best}
-        marks = ", ".join("?" * len(ranks))
-        found = {
+        import orjson  # here, not at the top: ``threads`` starts without them
+
+        from adapters.persistence.sqlite_lines import SQLiteSourceLines
+        from application.history import item_text
+
+        rows = []
+        with SQLiteSourceLines(self.conn) as lines:
+            for rowid, rank in best:
+                row = found.get(rowid)
+                if row is None:  # its thread is not in the thread list (yet)
+                    continue
+                text = item_text(orjson.loads(row.pop("pieces")), lines)
+                del row["id"]
+                marked = snippet(text, query.terms, MARK_START, MARK_END)
+                rows.append(row | {"snippet": marked, "rank": rank})
+        return rows
+
+    def _ranked(self, query: SearchQuery, join: bool) -> list[tuple[int, float]]:
+        """The best ``limit`` matches' ids and bm25 ranks (lower is better)."""
+        filters, params = ["search_text MATCH ?"], [query.fts()]
+        if query.cwds:
+            filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
+            params.extend(query.cwds)
+        if query.sources:
+            filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
+            params.extend(query.sources)
+        joins = ""
+        if join:
+            joins = " JOIN search_items s ON s.id = search_text.rowid"
+        if query.cwds or query.sources:
+            joins += " JOIN threads t ON t.thread_id = s.thread_id"
+        return self.conn.execute(
+            f"SELECT search_text.rowid, bm25(search_text) AS rank FROM search_text{joins}"
+            f" WHERE {' AND '.join(filters)} ORDER BY rank, search_text.rowid LIMIT ?",
+            (*params, query.limit),
+        ).fetchall()
+
+    def _found(self, best: list[tuple[int, float]]) -> dict[int, dict[str, Any]]:
+        """The search rows of these ids that are still there, with their thread's details."""
+        if not best:
+            return {}
+        marks = ", ".join("?" * len(best))
+        return {
             r["id"]: r
             for r in self._select(
-                "SELECT s.id, s.thread_id, s.position, s.role, t.title, t.cwd, t.source_agent,"
-                f" snippet(search_text, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet"
-                " FROM search_text JOIN search_items s ON s.id = search_text.rowid"
-                " JOIN threads t ON t.thread_id = s.thread_id"
-                f" WHERE search_text MATCH ? AND search_text.rowid IN ({marks})",
-                (query.fts(), *ranks),
+                "SELECT s.id, s.thread_id, s.position, s.role, s.pieces,"
+                " t.title, t.cwd, t.source_agent FROM search_items s"
+                f" JOIN threads t ON t.thread_id = s.thread_id WHERE s.id IN ({marks})",
+                tuple(r[0] for r in best),
             )
         }
-        rows = []
-        for rowid, rank in ranks.items():
-            row = found[rowid]
-            del row["id"]
-            rows.append(row | {"rank": rank})
-        return rows
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         found = self._select("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))

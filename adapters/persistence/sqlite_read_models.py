@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
+from adapters.persistence.sqlite_lines import SQLiteSourceLines
 from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from application.history import SourceLines
 from application.projections import Op
@@ -78,16 +81,30 @@ TABLES = {
 }
 
 TABLES["search"] = [
+    # No index on thread_id: only a rewrite (rare) deletes by it, and a scan of ~100k
+    # rows costs less than keeping an index during a rebuild.
     """CREATE TABLE IF NOT EXISTS search_items (
         id INTEGER PRIMARY KEY,
         thread_id TEXT NOT NULL,
         position INTEGER NOT NULL,
-        role TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS search_items_by_thread ON search_items (thread_id, position)",
-    # The text is kept in the index (not contentless) so that snippet() can mark matches.
+        role TEXT NOT NULL,
+        pieces BLOB NOT NULL)""",
+    # Contentless: the index keeps no copy of the ~100 MB of text; a query cuts its
+    # snippets from each item's pieces (JSON: short texts as they are, long ones as
+    # references into source lines, ~17 MB for the many-lines fixture). A row deleted
+    # from search_items leaves its words in here, unreachable (a query checks its best
+    # rows against search_items), and ids are never given twice (the next id is past
+    # the index's highest).
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
-    "text, tokenize = 'unicode61 remove_diacritics 2')",
+    "text, content = '', tokenize = 'unicode61 remove_diacritics 2')",
 ]
+
+CONFIGURE = {
+    # FTS5 gathers terms in memory up to this many bytes (default 1 MiB) before it
+    # writes a segment: far fewer segments to write and merge (ADR 0007).
+    "search": [f"INSERT INTO search_text (search_text, rank) VALUES ('hashsize', {64 << 20})"],
+}
+"""Run once on tables just made (not on every open, like the CREATE statements)."""
 
 TABLE_NAMES = {
     "threads": ("threads", "spawns"),
@@ -182,6 +199,9 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
         super().create_table()
         if self._forget_positions:
             with self.datastore.transaction(commit=True) as c:
+                for stmts in CONFIGURE.values():
+                    for stmt in stmts:
+                        c.execute(stmt)
                 c.execute(
                     "DELETE FROM tracking WHERE application_name LIKE ?", (TRACKING_PREFIX + "%",)
                 )
@@ -210,11 +230,26 @@ class SQLiteReadModels(SQLiteTrackingRecorder):
                 self._insert_tracking(c, Tracking(TRACKING_PREFIX + name, position))
             _execute(c, ops)
 
+    @contextmanager
+    def source_lines(self) -> Iterator[SourceLines]:
+        """Source lines read on a read-only connection of their own, closed after the page."""
+        path = urllib.parse.quote(self.datastore.pool.db_name)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            with SQLiteSourceLines(conn) as lines:
+                yield lines
+        finally:
+            conn.close()
+
     def reset(self, names: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
             for name in names:
+                # Dropped and made anew: deleting an FTS5 table's rows one by one costs
+                # about as much as indexing them.
                 for table in TABLE_NAMES[name]:
-                    c.execute(f"DELETE FROM {table}")
+                    c.execute(f"DROP TABLE IF EXISTS {table}")
+                for stmt in (*TABLES[name], *CONFIGURE.get(name, ())):
+                    c.execute(stmt)
                 c.execute(
                     "DELETE FROM tracking WHERE application_name = ?", (TRACKING_PREFIX + name,)
                 )
@@ -244,54 +279,20 @@ def _execute(c: SQLiteCursor, ops: list[Op]) -> None:
         i = j
 
 
-MAX_INDEXED_CHARS = 1 << 20
-"""Text of one item beyond this is left out of the search index (a 1 MiB+ tool output
-is a log or a file dump; its first megabyte is what anyone searches for)."""
-
-
-class _CursorBlobs:
-    """Blobs read in the read-model transaction itself."""
-
-    def __init__(self, c: SQLiteCursor) -> None:
-        self.c = c
-
-    def put(self, data: bytes) -> str:  # pragma: no cover - never called while indexing
-        raise PermissionError("indexing does not write blobs")
-
-    def get(self, key: str) -> bytes:
-        self.c.execute("SELECT data FROM blobs WHERE key = ?", (key,))
-        row = self.c.fetchone()
-        if row is None:
-            raise KeyError(f"no blob {key}")
-        return bytes(row[0])
-
-
 def _search(c: SQLiteCursor, name: str, arg: Any) -> None:
     if name == "search_clear":
-        c.execute(
-            "DELETE FROM search_text WHERE rowid IN"
-            " (SELECT id FROM search_items WHERE thread_id = ?)",
-            (arg,),
-        )
+        # The index keeps the deleted rows' words (a contentless FTS5 table can only
+        # forget a row given its text), but they lead to no search_items row any more.
         c.execute("DELETE FROM search_items WHERE thread_id = ?", (arg,))
         return
-    lines = SourceLines(_CursorBlobs(c))
-    c.execute("SELECT coalesce(max(id), 0) FROM search_items")
-    next_id = c.fetchone()[0] + 1
-    items, texts = [], []
-    for thread_id, position, role, pieces in arg:
-        text = "\n".join(_text(lines, p) for p in pieces)[:MAX_INDEXED_CHARS]
-        if text.strip():
-            items.append((next_id, thread_id, position, role))
-            texts.append((next_id, text))
-            next_id += 1
+    c.execute("SELECT rowid FROM search_text ORDER BY rowid DESC LIMIT 1")
+    last = c.fetchone()
+    first = (last[0] if last else 0) + 1
     c.executemany(
-        "INSERT INTO search_items (id, thread_id, position, role) VALUES (?, ?, ?, ?)", items
+        "INSERT INTO search_items (id, thread_id, position, role, pieces) VALUES (?, ?, ?, ?, ?)",
+        [(first + i, *row[:4]) for i, row in enumerate(arg)],
     )
-    c.executemany("INSERT INTO search_text (rowid, text) VALUES (?, ?)", texts)
-
-
-def _text(lines: SourceLines, piece: Any) -> str:
-    if isinstance(piece, dict):
-        piece = lines.value(piece)
-    return piece if isinstance(piece, str) else orjson.dumps(piece).decode()
+    c.executemany(
+        "INSERT INTO search_text (rowid, text) VALUES (?, ?)",
+        [(first + i, row[4]) for i, row in enumerate(arg)],
+    )

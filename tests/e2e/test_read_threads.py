@@ -201,3 +201,22 @@ def test_the_table_names_the_next_page_when_there_is_one(
     last = run_cli("threads", "--limit", "2", "--cursor", cursor, home=home)
     assert "Fix the flaky date test" in last.stdout
     assert "--cursor" not in last.stderr
+
+
+def test_a_caught_up_thread_list_loads_neither_the_event_store_nor_the_search_code(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    """``threads`` is a cold process every time: it must stay a few SQL queries."""
+    imported(claude_tree, home)
+
+    result = run_cli("threads", home=home, env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    assert result.returncode == 0, result.stderr
+    loaded = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    heavy = {"pydantic", "eventsourcing", "domain", "rich"}
+    assert {m for m in loaded if m.split(".")[0] in heavy} == set()
+    assert {"application.history", "application.projections"} & loaded == set()

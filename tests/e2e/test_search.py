@@ -135,3 +135,45 @@ def test_human_search_output_and_queries_without_words(claude_tree: ClaudeTree, 
     assert "no matches" in nothing.stderr
     assert bad.returncode == 2
     assert "no words" in bad.stderr
+
+
+def test_a_rewrite_leaves_no_stale_words_on_the_items_that_replace_it(
+    tmp_path: Path, home: Path
+) -> None:
+    """The index keeps a deleted row's words (it is contentless): the items written after
+    a rewrite must never be found by them (their ids are new, never reused)."""
+    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "only.jsonl"
+    first = Conversation(session_uuid("only"))
+    first.user("the quokka hides in the first version")
+    first.assistant("a quokka indeed")
+    write_transcript(path, first.records)
+    assert run_cli("import", path, home=home).returncode == 0
+    assert len(search(home, "quokka")) == 2
+    second = Conversation(session_uuid("only"))
+    second.user("the second version mentions wombats")
+    second.assistant("wombats only")
+    write_transcript(path, second.records)
+    assert run_cli("import", path, home=home).returncode == 0
+
+    assert search(home, "quokka") == []
+    assert {r["snippet"] for r in search(home, "wombats")} == {
+        "the second version mentions **wombats**",
+        "**wombats** only",
+    }
+
+
+def test_a_match_deep_in_a_long_tool_output_gets_a_snippet_around_it(
+    tmp_path: Path, home: Path
+) -> None:
+    convo = Conversation(session_uuid("long"))
+    convo.user("Run the build")
+    convo.tool_turn("Bash", {"command": "make"}, long_text("build", 60_000) + " linker zanzibar")
+    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "long.jsonl"
+    write_transcript(path, convo.records)
+    assert run_cli("import", path, home=home).returncode == 0
+
+    (hit,) = search(home, "zanzibar")
+
+    assert hit["role"] == "tool_result"
+    assert hit["snippet"].startswith("…")
+    assert hit["snippet"].endswith("linker **zanzibar**")

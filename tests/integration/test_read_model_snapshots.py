@@ -75,6 +75,7 @@ def rows(
 
         conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
+        conn.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, search_text, instance)")
         try:
             raw = [dict(r) for r in conn.execute(sql)]
         finally:
@@ -92,8 +93,10 @@ READ_MODELS = {
     "spawns": "SELECT * FROM spawns",
     "history": "SELECT * FROM history",
     "ledger": "SELECT * FROM ledger",
-    "search": "SELECT s.thread_id, s.position, s.role, t.text FROM search_items s"
-    " JOIN search_text t ON t.rowid = s.id",
+    # The index keeps no text: each row's words as the index holds them, in order.
+    "search": "SELECT s.thread_id, s.position, s.role,"
+    " (SELECT group_concat(term, ' ') FROM (SELECT term FROM temp.words"
+    "  WHERE doc = s.id ORDER BY offset)) AS words FROM search_items s",
 }
 
 

@@ -15,6 +15,7 @@ from application.read_queries import (
     ThreadQuery,
     parse_moment,
     row_cursor,
+    snippet,
 )
 
 
@@ -103,3 +104,42 @@ def test_thread_list_sql_uses_the_placeholder_it_is_given() -> None:
 
     assert "?" not in sql
     assert sql.count("%s") == len(params) == 6
+
+
+def marked(text: str, *terms: str) -> str:
+    return snippet(text, terms, "[", "]")
+
+
+def test_a_short_text_is_its_own_snippet_with_every_query_word_marked() -> None:
+    assert marked("Now validate the email field", "validate", "email") == (
+        "Now [validate] the [email] field"
+    )
+    assert marked("Deploy: RÉSUMÉ and résumé", "resume") == "Deploy: [RÉSUMÉ] and [résumé]"
+    assert marked("nothing to see here", "absent") == "nothing to see here"
+
+
+def test_a_snippet_is_sixteen_words_around_the_best_match_with_ellipses() -> None:
+    text = (
+        " ".join(f"w{i}" for i in range(100)) + " needle " + " ".join(f"v{i}" for i in range(100))
+    )
+
+    cut = marked(text, "needle")
+
+    assert cut.startswith("…") and cut.endswith("…")
+    assert "[needle]" in cut
+    assert len(cut.strip("…").split()) == 16
+
+
+def test_a_snippet_prefers_the_window_with_more_of_the_query_words() -> None:
+    text = "alpha " + "filler " * 50 + "alpha beta together " + "filler " * 50
+
+    assert "[alpha] [beta]" in marked(text, "alpha", "beta")
+
+
+def test_a_long_text_is_cut_around_a_match_far_into_it() -> None:
+    text = "start " + "lorem ipsum " * 100_000 + "Zanzibar at the end"
+
+    cut = marked(text, "zanzibar")
+
+    assert cut.startswith("…")
+    assert cut.endswith("[Zanzibar] at the end")
