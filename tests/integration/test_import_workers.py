@@ -1,0 +1,57 @@
+"""The multi-process import: worker processes write, the parent checkpoints and catches up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import Conversation, query, session_uuid, slug
+
+from adapters import import_workers
+from adapters.claude_code.discovery import discover
+from adapters.store import open_store
+
+
+def _tree(root: Path, sessions: int) -> Path:
+    projects = root / "projects"
+    for n in range(sessions):
+        convo = Conversation(session_uuid(f"worker-{n}"))
+        convo.user(f"Task {n}: make the build green")
+        convo.tool_turn("Bash", {"command": "make test"}, "ok\n" * (200 * (n + 1)))
+        convo.assistant("Done.")
+        assert convo.cwd is not None
+        convo.write(projects / slug(convo.cwd) / f"{convo.session_id}.jsonl")
+    return projects
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="workers need two cores")
+def test_workers_import_every_source_and_the_parent_catches_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_workers, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(import_workers, "CHECKPOINT_BYTES", 1)
+    home = tmp_path / "home"
+    sources, problems = discover([str(_tree(tmp_path, 5))])
+    assert len(sources) == 5 and not problems
+
+    reports = import_workers.import_sources(str(home), sources, jobs=2)
+
+    assert sorted(r.outcome for r in reports) == ["imported"] * 5
+    assert {r.path for r in reports} == {s.path for s in sources}
+    # No catch-up after import_sources: the parent caught the read models up itself.
+    assert query(home, "SELECT count(*) FROM threads")[0][0] == 5
+    assert query(home, "SELECT count(*) FROM ledger WHERE outcome = 'imported'")[0][0] == 5
+
+
+def test_a_worker_connection_leaves_checkpoints_to_the_parent(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "home"))
+    try:
+        import_workers.never_checkpoint(store)
+        with store.blobs.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone()[0] == 0
+        import_workers.checkpoint(store)  # passive: does not fail with no writer
+    finally:
+        store.close()
