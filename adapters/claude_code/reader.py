@@ -139,14 +139,16 @@ class ClaudeCodeReader:
         hasher.update(page)
         key = blobs.put(page)
         pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
+        # Views into the page, not copies of its lines: orjson parses a view in place.
+        view, find, end = memoryview(page), page.find, len(page)
         start = skip
-        lines = page[skip:].split(b"\n")
-        if not lines[-1]:
-            lines.pop()
-        for raw in lines:
+        while start < end:
+            stop = find(b"\n", start)
+            if stop < 0:
+                stop = end
             line_no += 1
-            mapper.feed(line_no, raw, key, start)
-            start += len(raw) + 1
+            mapper.feed(line_no, view[start:stop], key, start)
+            start = stop + 1
         return line_no
 
     # -- threads -------------------------------------------------------------
