@@ -12,17 +12,26 @@ checkpointed again). The parent, otherwise idle, checkpoints instead, each time
 another ``CHECKPOINT_BYTES`` of sources has been imported; once fewer sources
 are left than workers, a core is free and the parent catches the read models up
 as each completes, so that little is left for the end.
+
+Writers take turns on a kernel lock (``flock``) around each write transaction.
+SQLite's own busy handler polls, sleeping 1, 2, 5, 10 … ms, so a worker that
+found the other writing a 4 MiB page slept longer than the write took; a
+worker waiting on ``flock`` is woken the moment the lock is free.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+
+from eventsourcing.sqlite import SQLiteCursor
 
 from adapters.claude_code.reader import ClaudeCodeReader
 from adapters.store import Store, open_store
@@ -35,6 +44,9 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
 CHECKPOINT_BYTES = 32 * 1024 * 1024
 """The parent checkpoints the write-ahead log after about this much source was imported."""
+
+WRITE_LOCK_FILENAME = "threadline.write.lock"
+"""Held by the import's processes around each write transaction, one at a time."""
 
 PR_SET_PDEATHSIG = 1
 
@@ -65,6 +77,7 @@ def import_sources(
         # Every worker is forked by now (the fork context starts them all at the first
         # submit), so the parent may open its own connection.
         store = open_store(home)
+        take_turns_to_write(store)
         try:
             since_checkpoint, remaining = 0, len(futures)
             for future in as_completed(futures):
@@ -95,6 +108,28 @@ def never_checkpoint(store: Store) -> None:
     """Leave checkpoints to another connection (the parent's): this one only writes."""
     with store.blobs.datastore.get_connection(commit=True) as conn:
         conn.cursor().execute("PRAGMA wal_autocheckpoint=0")
+
+
+def take_turns_to_write(store: Store) -> None:
+    """Make each write transaction of ``store`` wait its turn on the write lock."""
+    datastore = store.blobs.datastore
+    fd = os.open(os.path.join(store.home, WRITE_LOCK_FILENAME), os.O_RDWR | os.O_CREAT, 0o600)
+    transaction = datastore.transaction
+
+    @contextmanager
+    def in_turn(*, commit: bool) -> Iterator[SQLiteCursor]:
+        if not commit:
+            with transaction(commit=False) as cursor:
+                yield cursor
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with transaction(commit=True) as cursor:
+                yield cursor
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    datastore.transaction = in_turn  # type: ignore[method-assign]
 
 
 def _import_here(
@@ -130,6 +165,7 @@ def _open_worker(home: str) -> None:
     _die_with_parent()
     _worker_store = open_store(home)
     never_checkpoint(_worker_store)
+    take_turns_to_write(_worker_store)
     _worker_importer = TranscriptImporter(
         _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1
     )

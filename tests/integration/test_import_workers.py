@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -54,4 +57,28 @@ def test_a_worker_connection_leaves_checkpoints_to_the_parent(tmp_path: Path) ->
             assert cursor.fetchone()[0] == 0
         import_workers.checkpoint(store)  # passive: does not fail with no writer
     finally:
+        store.close()
+
+
+def test_a_write_waits_its_turn_on_the_write_lock(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "home"))
+    import_workers.take_turns_to_write(store)
+    held = os.open(os.path.join(store.home, import_workers.WRITE_LOCK_FILENAME), os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)  # another process's turn
+    written = threading.Event()
+
+    def write() -> None:
+        store.blobs.put(b"page")
+        written.set()
+
+    writer = threading.Thread(target=write)
+    try:
+        writer.start()
+        assert not written.wait(0.3)
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert written.wait(5)
+        assert store.blobs.get(sha256(b"page").hexdigest()) == b"page"
+    finally:
+        os.close(held)
+        writer.join()
         store.close()
