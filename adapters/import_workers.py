@@ -27,6 +27,7 @@ import fcntl
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -115,6 +116,7 @@ def take_turns_to_write(store: Store) -> None:
     datastore = store.blobs.datastore
     fd = os.open(os.path.join(store.home, WRITE_LOCK_FILENAME), os.O_RDWR | os.O_CREAT, 0o600)
     transaction = datastore.transaction
+    in_this_process = threading.Lock()
 
     @contextmanager
     def in_turn(*, commit: bool) -> Iterator[SQLiteCursor]:
@@ -122,12 +124,13 @@ def take_turns_to_write(store: Store) -> None:
             with transaction(commit=False) as cursor:
                 yield cursor
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            with transaction(commit=True) as cursor:
-                yield cursor
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        with in_this_process:  # a flock is shared by the threads of a process
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                with transaction(commit=True) as cursor:
+                    yield cursor
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     datastore.transaction = in_turn  # type: ignore[method-assign]
 
