@@ -8,10 +8,10 @@ serialises their writes; each source is still one atomic save.
 
 Workers never checkpoint the write-ahead log (a checkpoint fsyncs twice, and
 with two writers the log rarely resets, so every commit past 64 MiB of log
-checkpointed again). The parent, otherwise idle, checkpoints instead, each time
-another ``CHECKPOINT_BYTES`` of sources has been imported; once fewer sources
-are left than workers, a core is free and the parent catches the read models up
-as each completes, so that little is left for the end.
+checkpointed again). The parent, otherwise idle, catches the read models up and
+checkpoints instead, each time another ``CHECKPOINT_BYTES`` of sources has been
+imported, and catches up after each source once fewer are left than workers (a
+core is free), so that little is left for the end.
 
 Writers take turns on a kernel lock (``flock``) around each write transaction.
 SQLite's own busy handler polls, sleeping 1, 2, 5, 10 … ms, so a worker that
@@ -44,7 +44,7 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 """Below this much to read, starting worker processes costs more than it saves."""
 
 CHECKPOINT_BYTES = 32 * 1024 * 1024
-"""The parent checkpoints the write-ahead log after about this much source was imported."""
+"""The parent catches up and checkpoints the log after about this much source was imported."""
 
 WRITE_LOCK_FILENAME = "threadline.write.lock"
 """Held by the import's processes around each write transaction, one at a time."""
@@ -89,11 +89,12 @@ def import_sources(
                 if on_done:
                     on_done(report)
                 since_checkpoint += source.size
+                # Catch up along the way, and after each source once a core is free.
+                if since_checkpoint >= CHECKPOINT_BYTES or remaining < workers:
+                    store.catch_up()
                 if since_checkpoint >= CHECKPOINT_BYTES:
                     checkpoint(store)
                     since_checkpoint = 0
-                if remaining < workers:  # a core is free: use it to catch up
-                    store.catch_up()
         finally:
             store.close()
     return reports
