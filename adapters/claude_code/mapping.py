@@ -496,8 +496,6 @@ class TranscriptMapper:
             else:
                 mapped.append(_unknown_block(block, line, pointer, prov))
 
-        if model and model != SYNTHETIC_MODEL and model not in thread.models:
-            thread.models.append(model)
         pending = thread.pending.get(msg_id) if msg_id else None
         if pending is None:
             pending = _PendingAssistant(
