@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import gc
 import multiprocessing
 import os
 import signal
@@ -45,6 +46,12 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
 CHECKPOINT_BYTES = 32 * 1024 * 1024
 """The parent catches up and checkpoints the log after about this much source was imported."""
+
+GC_THRESHOLD = 50_000
+"""Allocations between two young-generation collections while importing (Python's default: 700).
+
+Mapping allocates a dozen objects a line and makes next to no reference cycles;
+at the default threshold the cyclic collector took ~12 % of the mapping time."""
 
 WRITE_LOCK_FILENAME = "threadline.write.lock"
 """Held by the import's processes around each write transaction, one at a time."""
@@ -68,9 +75,12 @@ def import_sources(
     open_store(home).close()  # create the store and its tables once, then fork with none open
     reports: list[SourceReport] = []
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_open_worker, initargs=(home,)
-    ) as pool:
+    with (
+        collecting_less(),
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_open_worker, initargs=(home,)
+        ) as pool,
+    ):
         futures: dict[Future[SourceReport], SourceFile] = {
             pool.submit(_import_in_worker, source): source
             for source in sorted(sources, key=lambda s: s.size, reverse=True)
@@ -98,6 +108,23 @@ def import_sources(
         finally:
             store.close()
     return reports
+
+
+@contextmanager
+def collecting_less() -> Iterator[None]:
+    """Run the cyclic garbage collector less often (``GC_THRESHOLD``) for a while.
+
+    What is loaded by then is frozen too: never scanned again, here or in a worker
+    forked meanwhile (whose pages then also stay shared with the parent's).
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def checkpoint(store: Store) -> None:
@@ -167,6 +194,7 @@ def _die_with_parent() -> None:
 def _open_worker(home: str) -> None:
     global _worker_importer, _worker_store
     _die_with_parent()
+    gc.set_threshold(GC_THRESHOLD)  # for the worker's whole life: it only imports
     _worker_store = open_store(home)
     never_checkpoint(_worker_store)
     take_turns_to_write(_worker_store)

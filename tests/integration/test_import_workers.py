@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 from hashlib import sha256
@@ -82,3 +83,10 @@ def test_a_write_waits_its_turn_on_the_write_lock(tmp_path: Path) -> None:
         os.close(held)
         writer.join()
         store.close()
+
+
+def test_collecting_less_while_importing_and_as_before_after() -> None:
+    before = gc.get_threshold()
+    with import_workers.collecting_less():
+        assert gc.get_threshold()[0] == import_workers.GC_THRESHOLD > before[0]
+    assert gc.get_threshold() == before
