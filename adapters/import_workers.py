@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import fcntl
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -40,6 +41,8 @@ from adapters.store import Store, open_store
 from application.importing import TranscriptImporter
 from application.reports import SourceReport
 from application.sources import Problem, SourceFile
+
+log = logging.getLogger(__name__)
 
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 """Below this much to read, starting worker processes costs more than it saves."""
@@ -88,7 +91,7 @@ def import_sources(
         # Every worker is forked by now (the fork context starts them all at the first
         # submit), so the parent may open its own connection.
         store = open_store(home)
-        take_turns_to_write(store)
+        lock = take_turns_to_write(store)
         try:
             since_checkpoint, remaining = 0, len(futures)
             for future in as_completed(futures):
@@ -101,13 +104,27 @@ def import_sources(
                 since_checkpoint += source.size
                 # Catch up along the way, and after each source once a core is free.
                 if since_checkpoint >= CHECKPOINT_BYTES or remaining < workers:
-                    store.catch_up()
+                    _keep_up(store, checkpoint_too=since_checkpoint >= CHECKPOINT_BYTES)
                 if since_checkpoint >= CHECKPOINT_BYTES:
-                    checkpoint(store)
                     since_checkpoint = 0
         finally:
             store.close()
+            os.close(lock)
     return reports
+
+
+def _keep_up(store: Store, *, checkpoint_too: bool) -> None:
+    """Catch up (and checkpoint) while workers import; a failure waits for the final catch-up.
+
+    The import's caller catches up once more at the end and reports what fails then;
+    the sources the workers are importing must not be abandoned for it.
+    """
+    try:
+        store.catch_up()
+        if checkpoint_too:
+            checkpoint(store)
+    except Exception:
+        log.warning("catching up during the import failed; retried at the end", exc_info=True)
 
 
 @contextmanager
@@ -139,8 +156,11 @@ def never_checkpoint(store: Store) -> None:
         conn.cursor().execute("PRAGMA wal_autocheckpoint=0")
 
 
-def take_turns_to_write(store: Store) -> None:
-    """Make each write transaction of ``store`` wait its turn on the write lock."""
+def take_turns_to_write(store: Store) -> int:
+    """Make each write transaction of ``store`` wait its turn on the write lock.
+
+    Returns the lock file's descriptor, to close once ``store`` is closed.
+    """
     datastore = store.blobs.datastore
     fd = os.open(os.path.join(store.home, WRITE_LOCK_FILENAME), os.O_RDWR | os.O_CREAT, 0o600)
     transaction = datastore.transaction
@@ -161,6 +181,7 @@ def take_turns_to_write(store: Store) -> None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     datastore.transaction = in_turn  # type: ignore[method-assign]
+    return fd
 
 
 def _import_here(

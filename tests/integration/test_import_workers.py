@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import sqlite3
 import threading
 from hashlib import sha256
 from pathlib import Path
@@ -14,7 +15,7 @@ from conftest import Conversation, query, session_uuid, slug
 
 from adapters import import_workers
 from adapters.claude_code.discovery import discover
-from adapters.store import open_store
+from adapters.store import Store, open_store
 
 
 def _tree(root: Path, sessions: int) -> Path:
@@ -63,7 +64,7 @@ def test_a_worker_connection_leaves_checkpoints_to_the_parent(tmp_path: Path) ->
 
 def test_a_write_waits_its_turn_on_the_write_lock(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "home"))
-    import_workers.take_turns_to_write(store)
+    lock = import_workers.take_turns_to_write(store)
     held = os.open(os.path.join(store.home, import_workers.WRITE_LOCK_FILENAME), os.O_RDWR)
     fcntl.flock(held, fcntl.LOCK_EX)  # another process's turn
     written = threading.Event()
@@ -83,6 +84,7 @@ def test_a_write_waits_its_turn_on_the_write_lock(tmp_path: Path) -> None:
         os.close(held)
         writer.join()
         store.close()
+        os.close(lock)
 
 
 def test_collecting_less_while_importing_and_as_before_after() -> None:
@@ -90,3 +92,19 @@ def test_collecting_less_while_importing_and_as_before_after() -> None:
     with import_workers.collecting_less():
         assert gc.get_threshold()[0] == import_workers.GC_THRESHOLD > before[0]
     assert gc.get_threshold() == before
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="workers need two cores")
+def test_a_failed_catch_up_along_the_way_abandons_no_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(self: Store, **_: object) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(import_workers, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(Store, "catch_up", fail)
+    sources, _ = discover([str(_tree(tmp_path, 4))])
+
+    reports = import_workers.import_sources(str(tmp_path / "home"), sources, jobs=2)
+
+    assert sorted(r.outcome for r in reports) == ["imported"] * 4
