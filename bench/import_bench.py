@@ -41,6 +41,7 @@ Each run appends one JSON line to ``bench/results/import.jsonl`` and prints a ta
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime as dt
 import glob
@@ -356,8 +357,20 @@ def threadline_argv() -> list[str]:
     return [sys.executable, "-m", "adapters.cli.main"]
 
 
+def compile_bytecode() -> None:
+    """Cache Threadline's bytecode, as a user's first run does.
+
+    With PYTHONDONTWRITEBYTECODE set (as in some shells and CI) nothing is cached
+    and every run would compile every module again: ~10 ms of a 60 ms re-import.
+    """
+    for package in ("adapters", "application", "domain"):
+        if (REPO / package).is_dir():
+            compileall.compile_dir(REPO / package, quiet=1)
+
+
 class Threadline:
     def __init__(self, jobs: int | None) -> None:
+        compile_bytecode()
         self.argv = threadline_argv()
         self.jobs = jobs
         self.env = clean_env("THREADLINE_", "CLAUDE_")

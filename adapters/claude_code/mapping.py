@@ -52,22 +52,24 @@ class RecordShapeError(ValueError):
     """A record whose fields do not have the shape the format says."""
 
 
-@dataclass
 class _Line:
     """The line being mapped: its number, raw bytes and where they are stored."""
 
-    number: int
-    blob: str
-    offset: int
-    length: int
+    __slots__ = ("_stored", "blob", "length", "number", "offset")
+
+    def __init__(self, number: int, blob: str, offset: int, length: int) -> None:
+        self.number = number
+        self.blob = blob
+        self.offset = offset
+        self.length = length
+        self._stored: LineRef | None = None
 
     def ref(self, pointer: str, size: int) -> SourceRef:
-        # Built from known-good values on the hot path, so not validated again.
-        return SourceRef.model_construct(
-            line=LineRef.model_construct(blob=self.blob, offset=self.offset, length=self.length),
-            pointer=pointer,
-            size=size,
-        )
+        # One LineRef per line, however many of its values are referenced. Validating
+        # constructors: pydantic-core builds these faster than model_construct does.
+        if self._stored is None:
+            self._stored = LineRef(blob=self.blob, offset=self.offset, length=self.length)
+        return SourceRef(line=self._stored, pointer=pointer, size=size)
 
     def text(self, value: Any, pointer: str) -> Text:
         if not isinstance(value, str):
@@ -77,7 +79,7 @@ class _Line:
         return self.ref(pointer, len(value))
 
 
-@dataclass
+@dataclass(slots=True)
 class _PendingAssistant:
     """An assistant message whose streamed fragments are still being merged.
 
@@ -113,7 +115,7 @@ class _PendingAssistant:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Anchor:
     """Where a pending assistant message goes if no text ever places it."""
 
@@ -203,7 +205,8 @@ class TranscriptMapper:
 
     # -- one line ------------------------------------------------------------
 
-    def feed(self, number: int, raw: bytes, blob: str, offset: int) -> None:
+    def feed(self, number: int, raw: bytes | memoryview, blob: str, offset: int) -> None:
+        """Map one line; ``raw`` may be a view into its page (orjson reads it in place)."""
         line = _Line(number, blob, offset, len(raw))
         record = self._parse(line, raw)
         if record is None:
@@ -222,12 +225,13 @@ class TranscriptMapper:
     def problem(self, line: int, reason: str) -> None:
         self.problems.append(Problem(self.path, line, reason))
 
-    def _parse(self, line: _Line, raw: bytes) -> dict[str, Any] | None:
-        if line.number == 1 and raw.startswith(UTF8_BOM):
-            raw = raw[len(UTF8_BOM) :]
+    def _parse(self, line: _Line, view: bytes | memoryview) -> dict[str, Any] | None:
+        if line.number == 1 and view[: len(UTF8_BOM)] == UTF8_BOM:
+            view = view[len(UTF8_BOM) :]
         try:
-            record = orjson.loads(raw)
+            record = orjson.loads(view)
         except orjson.JSONDecodeError as exc:
+            raw = bytes(view)
             if not raw.strip():
                 self.problem(line.number, "blank line")
                 return None
@@ -493,8 +497,6 @@ class TranscriptMapper:
             else:
                 mapped.append(_unknown_block(block, line, pointer, prov))
 
-        if model and model != SYNTHETIC_MODEL and model not in thread.models:
-            thread.models.append(model)
         pending = thread.pending.get(msg_id) if msg_id else None
         if pending is None:
             pending = _PendingAssistant(

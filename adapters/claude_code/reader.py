@@ -2,7 +2,8 @@
 
 One pass over a file reads it in large blocks, cuts them into pages of whole
 lines, hashes the pages, stores each page as a content-addressed blob and maps
-its lines to items. Memory stays bounded by the page size and the (small)
+its lines to items; a page is stored on a second thread while the page before
+it is mapped. Memory stays bounded by the page size and the (small)
 items, whatever the file size. A last line with no newline that is not valid
 JSON is torn (still being written): it is left unconsumed for the next import.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -74,29 +77,37 @@ class ClaudeCodeReader:
             # ends that line; it is not a blank line of its own.
             skip = 1 if mode == "append" and ends_mid_line else 0
             carry = b""
-            while remaining > 0:
-                block = f.read(min(PAGE_BYTES, remaining))
-                if not block:
-                    break
-                remaining -= len(block)
-                data = carry + block if carry else block
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = data
-                    continue
-                page, carry = data[:cut], data[cut:]
-                line_no = self._page(page, offset, line_no, hasher, mapper, pages, blobs, skip)
-                offset += len(page)
-                skip = 0
+            # A page is hashed and stored on a second thread (both release the GIL)
+            # while the lines of the page before it are mapped here, in file order.
+            with ThreadPoolExecutor(1, thread_name_prefix="pages") as store:
+                queued: _Queued | None = None
+                while remaining > 0:
+                    block = f.read(min(PAGE_BYTES, remaining))
+                    if not block:
+                        break
+                    remaining -= len(block)
+                    data = carry + block if carry else block
+                    cut = data.rfind(b"\n") + 1
+                    if cut == 0:
+                        carry = data
+                        continue
+                    page, carry = data[:cut], data[cut:]
+                    stored = store.submit(_store, page, hasher, blobs)
+                    if queued is not None:
+                        line_no = _map(queued, line_no, mapper, pages)
+                    queued = _Queued(stored, page, skip)
+                    offset += len(page)
+                    skip = 0
+                if queued is not None:
+                    line_no = _map(queued, line_no, mapper, pages)
             consumed = hasher.copy()
             if carry:
                 hasher.update(carry)
                 if _is_complete_record(
                     carry[len(UTF8_BOM) :] if offset == 0 and carry.startswith(UTF8_BOM) else carry
                 ):
-                    line_no = self._page(
-                        carry, offset, line_no, consumed, mapper, pages, blobs, skip
-                    )
+                    key = _store(carry, consumed, blobs)
+                    line_no = _map(_Queued(None, carry, skip, key), line_no, mapper, pages)
                     offset += len(carry)
                 else:
                     mapper.problem(
@@ -123,31 +134,6 @@ class ClaudeCodeReader:
             sidechains=sidechains,
             problems=mapper.problems,
         )
-
-    def _page(
-        self,
-        page: bytes,
-        offset: int,
-        line_no: int,
-        hasher: hashlib._Hash,
-        mapper: TranscriptMapper,
-        pages: list[SourcePage],
-        blobs: BlobStore,
-        skip: int = 0,
-    ) -> int:
-        """Store one page, hash it, map its lines; ``skip`` bytes end a line read before."""
-        hasher.update(page)
-        key = blobs.put(page)
-        pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
-        start = skip
-        lines = page[skip:].split(b"\n")
-        if not lines[-1]:
-            lines.pop()
-        for raw in lines:
-            line_no += 1
-            mapper.feed(line_no, raw, key, start)
-            start += len(raw) + 1
-        return line_no
 
     # -- threads -------------------------------------------------------------
 
@@ -218,6 +204,41 @@ class ClaudeCodeReader:
             created_at=facts.first_timestamp,
             updated_at=facts.last_timestamp,
         )
+
+
+@dataclass
+class _Queued:
+    """A page whose lines are mapped once it is stored (``stored`` gives its blob key)."""
+
+    stored: Future[str] | None
+    page: bytes
+    skip: int
+    """Bytes at the start that end a line read before."""
+    key: str = ""
+
+
+def _store(page: bytes, hasher: hashlib._Hash, blobs: BlobStore) -> str:
+    """Hash one page into the file's hash and store it; its blob key."""
+    hasher.update(page)
+    return blobs.put(page)
+
+
+def _map(queued: _Queued, line_no: int, mapper: TranscriptMapper, pages: list[SourcePage]) -> int:
+    """Map the lines of a stored page; the number of the last."""
+    key = queued.stored.result() if queued.stored is not None else queued.key
+    page = queued.page
+    pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
+    # Views into the page, not copies of its lines: orjson parses a view in place.
+    view, find, end = memoryview(page), page.find, len(page)
+    start = queued.skip
+    while start < end:
+        stop = find(b"\n", start)
+        if stop < 0:
+            stop = end
+        line_no += 1
+        mapper.feed(line_no, view[start:stop], key, start)
+        start = stop + 1
+    return line_no
 
 
 def _spawning_call(path: str, agent_id: str | None) -> str | None:
