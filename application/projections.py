@@ -52,6 +52,45 @@ class Projection(Protocol):
         ...
 
 
+# The columns of the rows the thread list and ledger write (each store names them so).
+SUMMARY_COLUMNS = (
+    "title",
+    "preview",
+    "first_user_message",
+    "cwd",
+    "git_branch",
+    "git_sha",
+    "git_origin",
+    "models",
+    "created_at",
+    "updated_at",
+)
+THREAD_COLUMNS = (
+    "thread_id",
+    *SUMMARY_COLUMNS,
+    "source_agent",
+    "source_path",
+    "source_session_id",
+    "agent_id",
+    "parent_thread_id",
+    "spawned_by_call_id",
+)
+LEDGER_COLUMNS = (
+    "thread_id",
+    "size",
+    "mtime_ns",
+    "sha256",
+    "consumed_bytes",
+    "consumed_lines",
+    "items",
+    "outcome",
+    "problems",
+    "recorded_at",
+    "version",
+    "source_path",
+)
+
+
 def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
     git = summary.get("git") or {}
     return {

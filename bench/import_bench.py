@@ -60,13 +60,17 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.home import redact
+
 REPO = Path(__file__).resolve().parent.parent
+
 SHARED_BENCH = REPO.parent / "shared" / "bench"
 RESULTS = REPO / "bench" / "results" / "import.jsonl"
 MIB = 1024 * 1024
@@ -369,15 +373,54 @@ def compile_bytecode() -> None:
 
 
 class Threadline:
-    def __init__(self, jobs: int | None) -> None:
+    def __init__(self, jobs: int | None, server_url: str | None = None) -> None:
         compile_bytecode()
         self.argv = threadline_argv()
         self.jobs = jobs
         self.env = clean_env("THREADLINE_", "CLAUDE_")
+        self.server_url = server_url
+        """With a PostgreSQL URL, each fresh store is a new database on that server."""
+        self._databases: dict[Path, str] = {}
+
+    def new_store(self, scratch: Path) -> Path:
+        store = Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
+        if self.server_url:
+            import psycopg
+
+            name = f"threadline_bench_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(self.server_url, autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {name}")
+            parts = urllib.parse.urlsplit(self.server_url)
+            self._databases[store] = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+        return store
+
+    def drop_store(self, store: Path) -> None:
+        shutil.rmtree(store, ignore_errors=True)
+        url = self._databases.pop(store, None)
+        if url and self.server_url:
+            import psycopg
+
+            name = urllib.parse.urlsplit(url).path.lstrip("/")
+            with psycopg.connect(self.server_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def store_mib(self, store: Path) -> float:
+        url = self._databases.get(store)
+        if url is None:
+            return store_mib(store)
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return (row[0] if row else 0) / MIB
+
+    def _store(self, store: Path) -> list[str]:
+        url = self._databases.get(store)
+        return ["--home", str(store), *(["--database-url", url] if url else [])]
 
     def _json(self, store: Path, *args: str) -> Any:
         proc = subprocess.run(
-            [*self.argv, "--home", str(store), *args, "--json"],
+            [*self.argv, *self._store(store), *args, "--json"],
             capture_output=True,
             env=self.env,
             check=False,
@@ -391,7 +434,7 @@ class Threadline:
 
     def import_(self, store: Path, fixture: Fixture) -> tuple[Run, dict[str, Any]]:
         jobs = ["--jobs", str(self.jobs)] if self.jobs else []
-        argv = [*self.argv, "--home", str(store), "import", str(fixture.projects), *jobs, "--json"]
+        argv = [*self.argv, *self._store(store), "import", str(fixture.projects), *jobs, "--json"]
         run = run_measured(argv, self.env)
         if run.exit_code not in (0, 1):  # 1: some sources had problems, reported per line
             raise BenchError(f"threadline import exited {run.exit_code}:\n{tail(run.stderr)}")
@@ -664,11 +707,11 @@ def bench_workload(
     targets = fixture.append_targets()
     for pair in range(1, pairs + 1):
         # A: Threadline, into a fresh store.
-        store = Path(tempfile.mkdtemp(prefix="store-", dir=scratch))
+        store = tl.new_store(scratch)
         try:
             run, report = tl.import_(store, fixture)
             figures = threadline_figures(run, report, fixture)
-            figures["store_mib"] = round(store_mib(store), 1)
+            figures["store_mib"] = round(tl.store_mib(store), 1)
             tl_phases["import"].runs.append(figures)
             log(f"{name} pair {pair} A threadline import: {_brief(figures)}")
             listed, total = lists_every_source(tl.threads(store), fixture)
@@ -704,7 +747,7 @@ def bench_workload(
             )
             log(f"{name} pair {pair} A threadline append re-import: {_brief(figures)}")
         finally:
-            shutil.rmtree(store, ignore_errors=True)
+            tl.drop_store(store)
         # B: Codex, with a fresh CODEX_HOME (FIXTURE_HOME/.codex) for the import.
         if codex.available:
             try:
@@ -921,7 +964,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-codex", action="store_true", help="measure Threadline alone")
     ap.add_argument("--jobs", type=int, default=None, help="passed to threadline import --jobs")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="keep (and reuse) fixtures in DIR")
-    ap.add_argument("--database-url", help="reserved for a future PostgreSQL store")
+    ap.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="measure the PostgreSQL store: a server URL whose role may CREATE DATABASE "
+        "(each fresh store is a new database there)",
+    )
     args = ap.parse_args(argv)
     if args.pairs < 1:
         ap.error("--pairs must be at least 1")
@@ -932,9 +980,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.database_url:
-        print("import_bench: --database-url is not supported yet (SQLite only)", file=sys.stderr)
-        return 2
     generator = find_shared("gen_claude_fixture.py")
     if generator is None:
         print(
@@ -947,7 +992,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     info = machine()
     commit = git_commit()
-    tl = Threadline(args.jobs)
+    tl = Threadline(args.jobs, args.database_url)
+    store_kind = f"PostgreSQL at {redact(args.database_url)}" if args.database_url else "SQLite"
     codex = setup_codex(not args.no_codex)
     if not codex.available:
         log(f"Codex not available: {codex.note}; measuring Threadline alone")
@@ -982,6 +1028,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pairs": args.pairs,
             "jobs": args.jobs,
             "codex": not args.no_codex,
+            "store": store_kind,
         },
         "targets": {"import": TARGET_IMPORT, "reimport": TARGET_REIMPORT, "rss": TARGET_RSS},
         "codex": codex.describe(),
@@ -993,7 +1040,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"Threadline import benchmark, {result['date']}, commit {commit}\n"
         f"{info['cpu']}, {info['cores_usable']}/{info['cores']} cores, {info['memory_gib']} GiB, "
-        f"Python {info['python']}, SQLite {info['sqlite']}, load {info['loadavg_at_start']}"
+        f"Python {info['python']}, SQLite {info['sqlite']}, load {info['loadavg_at_start']}\n"
+        f"Threadline's store: {store_kind}"
     )
     print_table(result, args.pairs, codex)
     print(f"\nappended to {RESULTS}")

@@ -23,7 +23,7 @@ from adapters.persistence.postgres import PostgresBlobStore
 from adapters.persistence.postgres_connection import SCHEMA
 from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from application.history import SourceLines
-from application.projections import Op
+from application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
 
 TEXT = 'TEXT COLLATE "C"'
 SEARCH_CHUNK_CHARS = 65536
@@ -111,42 +111,6 @@ TABLE_NAMES = {
     "search": ("search_items",),
 }
 
-_SUMMARY_COLUMNS = (
-    "title",
-    "preview",
-    "first_user_message",
-    "cwd",
-    "git_branch",
-    "git_sha",
-    "git_origin",
-    "models",
-    "created_at",
-    "updated_at",
-)
-_THREAD_COLUMNS = (
-    "thread_id",
-    *_SUMMARY_COLUMNS,
-    "source_agent",
-    "source_path",
-    "source_session_id",
-    "agent_id",
-    "parent_thread_id",
-    "spawned_by_call_id",
-)
-_LEDGER_COLUMNS = (
-    "thread_id",
-    "size",
-    "mtime_ns",
-    "sha256",
-    "consumed_bytes",
-    "consumed_lines",
-    "items",
-    "outcome",
-    "problems",
-    "recorded_at",
-    "version",
-    "source_path",
-)
 _HISTORY_COLUMNS = ("thread_id", "position", "type", "timestamp", "notification_id", "item_index")
 
 
@@ -155,9 +119,9 @@ def _set(columns: Sequence[str]) -> str:
 
 
 SQL_BY_OP: dict[str, str] = {
-    "thread_insert": f"INSERT INTO {SCHEMA}.threads ({', '.join(_THREAD_COLUMNS)}) VALUES "
-    f"({', '.join(f'%({c})s' for c in _THREAD_COLUMNS)})",
-    "thread_summary": f"UPDATE {SCHEMA}.threads SET {_set(_SUMMARY_COLUMNS)}"
+    "thread_insert": f"INSERT INTO {SCHEMA}.threads ({', '.join(THREAD_COLUMNS)}) VALUES "
+    f"({', '.join(f'%({c})s' for c in THREAD_COLUMNS)})",
+    "thread_summary": f"UPDATE {SCHEMA}.threads SET {_set(SUMMARY_COLUMNS)}"
     " WHERE thread_id = %(thread_id)s",
     "thread_count_add": f"UPDATE {SCHEMA}.threads SET item_count = item_count + %s"
     " WHERE thread_id = %s",
@@ -173,7 +137,7 @@ SQL_BY_OP: dict[str, str] = {
     "history_clear": f"DELETE FROM {SCHEMA}.history WHERE thread_id = %s",
     "ledger_insert": f"INSERT INTO {SCHEMA}.ledger (import_id, source_agent, source_path)"
     " VALUES (%(import_id)s, %(source_agent)s, %(source_path)s)",
-    "ledger_record": f"UPDATE {SCHEMA}.ledger SET {_set(_LEDGER_COLUMNS)}"
+    "ledger_record": f"UPDATE {SCHEMA}.ledger SET {_set(LEDGER_COLUMNS)}"
     " WHERE import_id = %(import_id)s",
     "search_clear": f"DELETE FROM {SCHEMA}.search_items WHERE thread_id = %s",
 }

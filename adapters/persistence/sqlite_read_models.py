@@ -14,7 +14,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 from adapters.persistence.sqlite_lines import SQLiteSourceLines
 from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from application.history import SourceLines
-from application.projections import Op
+from application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
 
 TABLES = {
     "threads": [
@@ -113,47 +113,10 @@ TABLE_NAMES = {
     "search": ("search_text", "search_items"),
 }
 
-_SUMMARY_COLUMNS = (
-    "title",
-    "preview",
-    "first_user_message",
-    "cwd",
-    "git_branch",
-    "git_sha",
-    "git_origin",
-    "models",
-    "created_at",
-    "updated_at",
-)
-_THREAD_COLUMNS = (
-    "thread_id",
-    *_SUMMARY_COLUMNS,
-    "source_agent",
-    "source_path",
-    "source_session_id",
-    "agent_id",
-    "parent_thread_id",
-    "spawned_by_call_id",
-)
-_LEDGER_COLUMNS = (
-    "thread_id",
-    "size",
-    "mtime_ns",
-    "sha256",
-    "consumed_bytes",
-    "consumed_lines",
-    "items",
-    "outcome",
-    "problems",
-    "recorded_at",
-    "version",
-    "source_path",
-)
-
 SQL: dict[str, str] = {
-    "thread_insert": f"INSERT INTO threads ({', '.join(_THREAD_COLUMNS)}) VALUES "
-    f"({', '.join(':' + c for c in _THREAD_COLUMNS)})",
-    "thread_summary": f"UPDATE threads SET {', '.join(f'{c} = :{c}' for c in _SUMMARY_COLUMNS)}"
+    "thread_insert": f"INSERT INTO threads ({', '.join(THREAD_COLUMNS)}) VALUES "
+    f"({', '.join(':' + c for c in THREAD_COLUMNS)})",
+    "thread_summary": f"UPDATE threads SET {', '.join(f'{c} = :{c}' for c in SUMMARY_COLUMNS)}"
     " WHERE thread_id = :thread_id",
     "thread_count_add": "UPDATE threads SET item_count = item_count + ? WHERE thread_id = ?",
     "thread_count_reset": "UPDATE threads SET item_count = 0 WHERE thread_id = ?",
@@ -171,7 +134,7 @@ SQL: dict[str, str] = {
     "history_clear": "DELETE FROM history WHERE thread_id = ?",
     "ledger_insert": "INSERT INTO ledger (import_id, source_agent, source_path)"
     " VALUES (:import_id, :source_agent, :source_path)",
-    "ledger_record": f"UPDATE ledger SET {', '.join(f'{c} = :{c}' for c in _LEDGER_COLUMNS)}"
+    "ledger_record": f"UPDATE ledger SET {', '.join(f'{c} = :{c}' for c in LEDGER_COLUMNS)}"
     " WHERE import_id = :import_id",
 }
 _SPECIAL = {"search_insert", "search_clear"}
