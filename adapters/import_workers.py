@@ -41,7 +41,7 @@ from adapters.claude_code.reader import ClaudeCodeReader
 from adapters.home import StoreLocation
 from adapters.persistence.sqlite import SQLiteBlobStore
 from adapters.store import Store, open_store
-from application.importing import TranscriptImporter, with_store_retries
+from application.importing import TranscriptImporter, store_error_reason, with_store_retries
 from application.reports import SourceReport
 from application.sources import Problem, SourceFile
 
@@ -128,8 +128,9 @@ def _keep_up(store: Store, *, checkpoint_too: bool) -> None:
         store.catch_up()
         if checkpoint_too:
             checkpoint(store)
-    except Exception:
-        log.warning("catching up during the import failed; retried at the end", exc_info=True)
+    except Exception as exc:  # one line, never a traceback nor a statement's values
+        reason = store_error_reason(exc)
+        log.warning("catching up during the import failed (%s); retried at the end", reason)
 
 
 @contextmanager

@@ -91,13 +91,19 @@ def _open_postgres(location: StoreLocation, url: str) -> Store:
     )
     from adapters.persistence.postgres_read_models import PostgresReadModels
 
-    with creation_lock(url):
-        app = Threadline(env={**CODEC_ENV, **postgres_env(url)})
+    with creation_lock(url) as created:
+        # Once created, nothing is created again: CREATE INDEX IF NOT EXISTS and ALTER
+        # TABLE lock their tables, and would deadlock with a catch-up writing them.
+        env = {**CODEC_ENV, **postgres_env(url), "CREATE_TABLE": "no" if created else "yes"}
+        app = Threadline(env=env)
         try:
             read_models = app.factory.tracking_recorder(PostgresReadModels)
             assert isinstance(read_models, PostgresReadModels)
-            compress_with_lz4(read_models.datastore, "threadline_events", "state")
-            blobs = PostgresBlobStore.create(read_models.datastore)
+            if created:
+                blobs = PostgresBlobStore(read_models.datastore)
+            else:
+                compress_with_lz4(read_models.datastore, "threadline_events", "state")
+                blobs = PostgresBlobStore.create(read_models.datastore)
         except BaseException:
             app.close()
             raise

@@ -38,6 +38,7 @@ from adapters.persistence.postgres_connection import (
     SCHEMA,
     connect,
 )
+from adapters.persistence.sqlite_queries import SCHEMA_VERSION as READ_MODEL_SCHEMA_VERSION
 
 CREATION_LOCK_KEY = 0x7468726561646C6E
 """The advisory lock held while a process creates the schema and tables ("threadln")."""
@@ -109,16 +110,26 @@ def postgres_env(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def creation_lock(url: str) -> Iterator[None]:
-    """Held while a process creates the schema and tables, so two never race to."""
+def creation_lock(url: str) -> Iterator[bool]:
+    """Held while a process creates the schema and tables, so two never race to; yields
+    whether the store is there already, complete and of this read-model schema version."""
     try:
         conn = connect(url, autocommit=True)
         conn.execute("SELECT pg_advisory_lock(%s)", (CREATION_LOCK_KEY,))
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        created = _is_created(conn)
     except psycopg.OperationalError as exc:  # as the library's own: the retry policy knows it
         raise OperationalError(str(exc)) from exc
     with conn:
-        yield  # the lock goes with the connection
+        yield created  # the lock goes with the connection
+
+
+def _is_created(conn: psycopg.Connection[Any]) -> bool:
+    """The blob table is made last, after the read models recorded their schema version."""
+    if conn.execute(f"SELECT to_regclass('{SCHEMA}.blobs')").fetchone() == (None,):
+        return False
+    row = conn.execute(f"SELECT max(version) FROM {SCHEMA}.read_model_schema").fetchone()
+    return row is not None and row[0] == READ_MODEL_SCHEMA_VERSION
 
 
 def compress_with_lz4(datastore: PostgresDatastore, table: str, column: str) -> None:

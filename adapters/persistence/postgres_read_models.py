@@ -206,6 +206,13 @@ class PostgresReadModels(PostgresTrackingRecorder):
 
     def reset(self, names: Sequence[str]) -> None:
         with self.datastore.transaction(commit=True) as c:
+            # The positions' rows first, as ``apply`` locks them: a catch-up running
+            # meanwhile waits for the reset instead of deadlocking with it.
+            c.execute(
+                f"SELECT 1 FROM {self.tracking_table} WHERE application_name = ANY(%s)"
+                " ORDER BY application_name FOR UPDATE",
+                ([TRACKING_PREFIX + n for n in names],),
+            )
             for name in names:
                 for table in TABLE_NAMES[name]:
                     c.execute(f"TRUNCATE {SCHEMA}.{table}")
