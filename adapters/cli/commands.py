@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, log_warnings
 from adapters.home import StoreLocation, resolve_location
 from adapters.persistence.sqlite_queries import (
     MARK_END,
@@ -56,6 +56,7 @@ def location_for(args: argparse.Namespace) -> StoreLocation:
 def store_for(args: argparse.Namespace) -> Iterator[Store]:
     from adapters.store import open_store
 
+    log_warnings()
     store = open_store(location_for(args))
     try:
         yield store
@@ -155,6 +156,7 @@ def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -
     from adapters import import_workers
     from adapters.cli import render
 
+    log_warnings()
     progress = None if args.json else render.ImportProgress.start()
     try:
         if progress:

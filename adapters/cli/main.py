@@ -9,7 +9,6 @@ that a quick command starts quickly.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -97,10 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_warnings() -> None:
+    """Warnings (a store retry) as one plain line each; never a record's content.
+
+    Called by the commands that open the store: an unchanged re-import, which only
+    reads the ledger, does not pay for importing ``logging``.
+    """
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="threadline: %(message)s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Warnings (a store retry) as one plain line each; never a record's content.
-    logging.basicConfig(level=logging.WARNING, format="threadline: %(message)s")
     if args.command == "session":
         from adapters.cli.session_commands import cmd_session
 
