@@ -226,11 +226,16 @@ class TranscriptImporter:
             source.path, "skipped", thread_id, bytes_read=read.version.size, problems=read.problems
         )
         before = entry.version_read if entry else None
-        if before is not None and (
-            read.version.sha256 == before.sha256
-            or (read.mode == "append" and read.version.consumed_bytes == before.consumed_bytes)
+        if entry is not None and before is not None and read.version.sha256 == before.sha256:
+            if read.version.mtime_ns != before.mtime_ns:  # touched: next time, the cheap skip
+                self.app.record_touch(entry, read.version.mtime_ns)
+            return report  # same bytes: nothing else to write
+        if (
+            before is not None
+            and read.mode == "append"
+            and read.version.consumed_bytes == before.consumed_bytes
         ):
-            return report  # same bytes, or nothing new complete: nothing to write
+            return report  # nothing new complete: nothing to write
         report.outcome = self.app.record_import(source, read, entry)
         if report.outcome != "rejected":
             report.thread_id = str(self.app.thread_id_for(source))

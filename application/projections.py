@@ -39,6 +39,7 @@ T_APPENDED = get_topic(Session.TranscriptAppended)  # type: ignore[attr-defined]
 T_REPLACED = get_topic(Session.HistoryReplaced)  # type: ignore[attr-defined]
 T_REGISTERED = get_topic(Import.SourceRegistered)  # type: ignore[attr-defined]
 T_LEDGER = get_topic(Import.LedgerRecorded)  # type: ignore[attr-defined]
+T_TOUCHED = get_topic(Import.SourceTouched)  # type: ignore[attr-defined]
 
 
 class Projection(Protocol):
@@ -182,12 +183,14 @@ class History:
 
 class Ledger:
     name = "ledger"
-    topics = frozenset({T_REGISTERED, T_LEDGER})
+    topics = frozenset({T_REGISTERED, T_LEDGER, T_TOUCHED})
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[Op]:
         import_id = event["originator_id"]
+        if topic == T_TOUCHED:
+            return [("ledger_touch", (event["mtime_ns"], import_id))]
         if topic == T_REGISTERED:
             return [
                 (

@@ -41,6 +41,11 @@ class Threadline(Application[UUID]):
             v.consumed_bytes, v.consumed_sha256, v.consumed_lines, dict(entry.sidechain_lines)
         )
 
+    def record_touch(self, entry: Import, mtime_ns: int) -> None:
+        """The recorded version's bytes, found again under a new modification time."""
+        entry.touched(mtime_ns=mtime_ns)
+        self.save(entry)
+
     @staticmethod
     def thread_id_for(source: SourceFile) -> UUID:
         return imported_thread_id(source.agent, source.path)

@@ -135,6 +135,7 @@ SQL_BY_OP: dict[str, str] = {
     "spawn_insert": f"INSERT INTO {SCHEMA}.spawns (parent_thread_id, agent_id, call_id)"
     " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
     "history_clear": f"DELETE FROM {SCHEMA}.history WHERE thread_id = %s",
+    "ledger_touch": f"UPDATE {SCHEMA}.ledger SET mtime_ns = %s WHERE import_id = %s",
     "ledger_insert": f"INSERT INTO {SCHEMA}.ledger (import_id, source_agent, source_path)"
     " VALUES (%(import_id)s, %(source_agent)s, %(source_path)s)",
     "ledger_record": f"UPDATE {SCHEMA}.ledger SET {_set(LEDGER_COLUMNS)}"

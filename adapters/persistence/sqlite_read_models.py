@@ -132,6 +132,7 @@ SQL: dict[str, str] = {
     " (thread_id, position, type, timestamp, notification_id, item_index)"
     " VALUES (?, ?, ?, ?, ?, ?)",
     "history_clear": "DELETE FROM history WHERE thread_id = ?",
+    "ledger_touch": "UPDATE ledger SET mtime_ns = ? WHERE import_id = ?",
     "ledger_insert": "INSERT INTO ledger (import_id, source_agent, source_path)"
     " VALUES (:import_id, :source_agent, :source_path)",
     "ledger_record": f"UPDATE ledger SET {', '.join(f'{c} = :{c}' for c in LEDGER_COLUMNS)}"

@@ -387,21 +387,29 @@ def test_a_source_emptied_then_rewritten_replaces_the_history_of_the_same_thread
     assert after["thread"]["title"] == "A new conversation in the same file"
 
 
-def test_a_touched_source_with_the_same_bytes_is_skipped_and_nothing_is_written(
+def test_a_touched_source_is_skipped_and_only_its_new_mtime_is_recorded_for_the_next_run(
     tmp_path: Path, home: Path
 ) -> None:
     convo = one_session()
     path = convo.write(session_path(tmp_path, convo))
     import_json(path, home=home)
-    before = stored_events_mark(home)
+    count, top = stored_events_mark(home)
     st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    touched = st.st_mtime_ns + 5_000_000_000
+    os.utime(path, ns=(st.st_atime_ns, touched))
 
     report = import_json(path, home=home)
+    again = import_json(path, home=home)
 
     assert source_report(report, path)["outcome"] == "skipped"
     assert report["counts"]["skipped"] == 1
-    assert stored_events_mark(home) == before
+    new = query(home, "SELECT topic FROM stored_events WHERE rowid > ?", (top,))
+    assert new == [("domain.ledger:Import.SourceTouched",)]  # no thread event, no item
+    [entry] = run_cli("ledger", "--json", home=home).json()
+    assert entry["mtime_ns"] == touched
+    assert source_report(again, path)["outcome"] == "skipped"
+    assert again["bytes"] == 0  # the cheap skip: the file was not read again
+    assert stored_events_mark(home) == (count + 1, top + 1)
 
 
 def test_one_source_never_gets_a_second_thread_whatever_happens_to_it(
