@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
+
+if TYPE_CHECKING:
+    from adapters.home import StoreLocation
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -73,7 +76,7 @@ def cmd_session(args: argparse.Namespace) -> int:
     return asyncio.run(_run(location, config, thread_id))
 
 
-async def _run(location: Any, config: Any, thread_id: UUID | None) -> int:
+async def _run(location: StoreLocation, config: Any, thread_id: UUID | None) -> int:
     from adapters.sessions import session_services
     from application.sessions import ResumeFailedError, Sessions
 
