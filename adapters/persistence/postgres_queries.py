@@ -108,8 +108,10 @@ class PostgresReadModelQueries:
         for row in found:
             row["snippet"] = snippet(row.pop("text"), query.terms, MARK_START, MARK_END)
         by_item = {(r["thread_id"], r["position"]): r for r in found}
-        # Lower is better, as SQLite's bm25: the CLI shows the score as -rank.
-        return [by_item[(b["thread_id"], b["position"])] | {"rank": -b["rank"]} for b in best]
+        # Lower is better, as SQLite's bm25: the CLI shows the score as -rank. An item whose
+        # thread is not in the thread list (yet) is left out, as on SQLite.
+        keys = [(b["thread_id"], b["position"], b["rank"]) for b in best]
+        return [by_item[(t, p)] | {"rank": -rank} for t, p, rank in keys if (t, p) in by_item]
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         found = self._select("SELECT * FROM threads WHERE thread_id = %s", [thread_id])

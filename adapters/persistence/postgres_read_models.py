@@ -247,7 +247,7 @@ def _execute(c: Cursor[Any], ops: list[Op]) -> None:
 def _without_nul(value: Any) -> Any:
     """PostgreSQL text cannot hold NUL; the event keeps the exact value, the row drops it."""
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        return value.replace("\x00", "")  # the same object back when there is none
     if isinstance(value, dict):
         return {k: _without_nul(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
