@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from typing import NamedTuple
 
 DEFAULT_HOME = "~/.threadline"
 DATABASE_URL_ENV = "THREADLINE_DATABASE_URL"
@@ -16,10 +15,12 @@ def resolve_home(home: str | None = None) -> str:
     return os.path.abspath(os.path.expanduser(chosen))
 
 
-@dataclass(frozen=True)
-class StoreLocation:
+class StoreLocation(NamedTuple):
     """The home (config, prompt log, the embedded SQLite file) and, for a shared
-    store, the PostgreSQL database that holds the events, blobs and read models."""
+    store, the PostgreSQL database that holds the events, blobs and read models.
+
+    A named tuple, and ``urllib`` imported only to redact a URL: an unchanged
+    re-import resolves a location and should pay for nothing more."""
 
     home: str
     database_url: str | None = None
@@ -54,6 +55,8 @@ def resolve_location(home: str | None = None, database_url: str | None = None) -
 
 def redact(url: str) -> str:
     """``url`` with any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
         if parts.password is None:

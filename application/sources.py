@@ -1,12 +1,15 @@
-"""Sources found on disk and problems found in them: plain values, cheap to import."""
+"""Sources found on disk and problems found in them: plain values, cheap to import.
+
+Named tuples, not dataclasses: an unchanged re-import uses them and nothing else
+that needs ``dataclasses`` (which costs ~7 ms to import, a sixth of that run).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """Something wrong with the input, with where it is."""
 
     path: str
@@ -20,9 +23,11 @@ class Problem:
             else f"{self.path}: {self.reason}"
         )
 
+    def as_json(self) -> dict[str, str | int]:
+        return {"path": self.path, "line": self.line, "reason": self.reason}
 
-@dataclass(frozen=True)
-class SourceFile:
+
+class SourceFile(NamedTuple):
     """A transcript found on disk."""
 
     agent: str

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
 from adapters.claude_code import AGENT
 from application.sources import Problem, SourceFile
@@ -79,19 +78,20 @@ def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> No
 
 
 def is_subagent_file(path: str) -> bool:
-    p = Path(path)
-    return bool(_AGENT_FILE.match(p.name)) or "subagents" in p.parts[:-1]
+    """``path`` is canonical (absolute, symlinks resolved), as every source path is."""
+    *directories, name = path.split(os.sep)
+    return bool(_AGENT_FILE.match(name)) or "subagents" in directories
 
 
 def parent_transcript(path: str, session_id: str | None) -> str | None:
-    """The main session file a sub-agent transcript belongs to."""
-    p = Path(path)
-    if "subagents" in p.parts[:-1]:
-        index = len(p.parts) - 1 - p.parts[::-1].index("subagents")
-        session_dir = Path(*p.parts[:index])
-        return str(session_dir.parent / f"{session_dir.name}.jsonl")
+    """The main session file a sub-agent transcript belongs to: ``<session>.jsonl`` beside
+    ``<session>/subagents/``, else the session's file in the same directory."""
+    *directories, _ = path.split(os.sep)
+    if "subagents" in directories:
+        index = len(directories) - 1 - directories[::-1].index("subagents")
+        return os.sep.join(directories[:index]) + ".jsonl"
     if session_id:
-        return str(p.parent / f"{session_id}.jsonl")
+        return os.path.join(os.path.dirname(path), f"{session_id}.jsonl")
     return None
 
 

@@ -1,8 +1,9 @@
-"""The CLI's commands: each runs a use case and renders its result.
+"""The CLI's read and maintenance commands: each runs a use case and renders its result.
 
 Read commands (threads, show, ledger, search) query the read models over a
 plain connection (read-only SQLite, or PostgreSQL), and load the event-sourcing
 stack only when the read models must first catch up with the events.
+``import`` is in ``import_command``, ``session`` in ``session_commands``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, log_warnings
-from adapters.home import StoreLocation, resolve_location
+from adapters.cli.common import UserError, location_for, print_json, store_for
+from adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
 from adapters.persistence.sqlite_queries import (
     MARK_END,
     MARK_START,
@@ -38,30 +37,6 @@ from application.read_queries import (
 
 if TYPE_CHECKING:
     from adapters.queries import Queries
-    from adapters.store import Store
-
-
-class UserError(Exception):
-    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def location_for(args: argparse.Namespace) -> StoreLocation:
-    """``--home`` and ``--database-url``, else their environment variables and defaults."""
-    return resolve_location(args.home, args.database_url)
-
-
-@contextmanager
-def store_for(args: argparse.Namespace) -> Iterator[Store]:
-    from adapters.store import open_store
-
-    log_warnings()
-    store = open_store(location_for(args))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @contextmanager
@@ -83,108 +58,6 @@ def read_models_for(
             store.catch_up(names=list(names), progress=progress.update)
     with closing(open_queries(location)) as queries:
         yield queries
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-    sys.stdout.flush()
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    import time
-
-    from adapters.claude_code.discovery import default_roots, discover
-    from application.reports import ImportReport, SourceReport
-
-    if args.jobs < 1:
-        raise UserError("--jobs must be at least 1")
-    started = time.perf_counter()
-    paths = args.paths or [root for root in default_roots() if os.path.isdir(root)]
-    if not paths:
-        print(
-            "threadline: no Claude Code transcripts found (looked in "
-            f"{', '.join(default_roots())})",
-            file=sys.stderr,
-        )
-        return EXIT_OK
-    sources, problems = discover(paths)
-    report = ImportReport(problems=problems)
-    # The cheap skip, before loading the event store: a source whose size and mtime
-    # are those the ledger recorded is unchanged. A ledger behind the events can only
-    # make this do more work, never skip a change.
-    recorded = _recorded_versions(args)
-    changed = []
-    for source in sources:
-        known = recorded.get(source.path)
-        if known is not None and known[:2] == (source.size, source.mtime_ns):
-            report.sources.append(SourceReport(source.path, "skipped", known[2]))
-        else:
-            changed.append(source)
-    if changed:
-        _import_changed(args, changed, report)
-    report.seconds = time.perf_counter() - started
-    if args.json:
-        print_json(report.as_json())
-    else:
-        from adapters.cli import render
-
-        render.import_summary(report)
-    if report.store_error:
-        saved = sum(report.count(o) for o in ("imported", "appended", "replaced", "rejected"))
-        print(
-            f"threadline: cannot write to the store in {location_for(args).where}: "
-            f"{report.store_error}",
-            file=sys.stderr,
-        )
-        return EXIT_PROBLEMS if saved else EXIT_FAILED
-    return EXIT_PROBLEMS if report.all_problems or report.count("failed") else EXIT_OK
-
-
-def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, str | None]]:
-    """What the ledger says was imported; creates the store on first use."""
-    try:
-        with closing(open_queries(location_for(args))) as queries:
-            return queries.recorded_versions()
-    except StoreNotFoundError:
-        with store_for(args):
-            return {}
-    except Exception:  # tables not there yet (SQLite or PostgreSQL): nothing recorded
-        return {}
-
-
-def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -> None:
-    from adapters import import_workers
-    from adapters.cli import render
-
-    log_warnings()
-    progress = None if args.json else render.ImportProgress.start()
-    try:
-        if progress:
-            progress.found(sources)
-        report.sources.extend(
-            import_workers.import_sources(
-                location_for(args),
-                sources,
-                args.jobs,
-                on_done=progress.done if progress else None,
-            )
-        )
-    finally:
-        if progress:
-            progress.stop()
-    failed = next((s.store_error for s in report.sources if s.store_error), None)
-    if failed:
-        report.store_error = failed
-    if any(s.outcome not in ("skipped", "failed") for s in report.sources):
-        from eventsourcing.persistence import PersistenceError
-
-        from application.importing import store_error_reason, with_store_retries
-
-        try:  # what was saved stays saved; the read models also catch up on the next read
-            with store_for(args) as store:
-                with_store_retries("catching up the read models", store.catch_up)
-        except PersistenceError as exc:
-            report.store_error = report.store_error or store_error_reason(exc)
 
 
 def thread_query(args: argparse.Namespace, queries: Queries) -> ThreadQuery:
@@ -224,6 +97,8 @@ TABLE_PAGE = 50
 
 
 def cmd_threads(args: argparse.Namespace) -> int:
+    import orjson
+
     if args.limit is None and not args.json:
         args.limit = TABLE_PAGE
     with read_models_for(args) as queries:
@@ -253,6 +128,8 @@ def cmd_threads(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    import orjson
+
     from application.history import SourceLines, thread_items
 
     if args.start < 0 or (args.limit is not None and args.limit < 1):

@@ -113,15 +113,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapters.cli.session_commands import cmd_session
 
         return cmd_session(args)
-    from adapters.cli import commands
+    from adapters.cli.common import UserError, location_for
     from adapters.home import StoreUnavailableError
 
+    if args.command == "import":
+        from adapters.cli.import_command import cmd_import as command
+    else:
+        from adapters.cli import commands
+
+        command = getattr(commands, f"cmd_{args.command}")
     try:
-        return int(getattr(commands, f"cmd_{args.command}")(args))
+        return int(command(args))
     except StoreUnavailableError as exc:
         print(f"threadline: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except commands.UserError as exc:
+    except UserError as exc:
         print(f"threadline: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
@@ -135,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from application.importing import store_error_reason
 
-        where = commands.location_for(args).where
+        where = location_for(args).where
         print(
             f"threadline: the store in {where} failed: {store_error_reason(exc)}", file=sys.stderr
         )

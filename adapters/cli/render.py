@@ -11,11 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from application.reports import ImportReport, SourceReport
+    from application.reports import SourceReport
     from application.sources import SourceFile
 
 MIB = 1024 * 1024
-MAX_PROBLEMS_SHOWN = 50
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -55,27 +54,6 @@ class ImportProgress:
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
-
-
-def import_summary(report: ImportReport) -> None:
-    from application.reports import OUTCOMES
-
-    table = Table(title="Import", show_header=False, show_edge=False, pad_edge=False)
-    table.add_column(justify="left", style="bold")
-    table.add_column(justify="right")
-    for outcome in OUTCOMES:
-        table.add_row(outcome, str(report.count(outcome)))
-    table.add_row("problems", str(len(report.all_problems)))
-    table.add_row("MiB read", f"{report.bytes_read / MIB:.1f}")
-    table.add_row("seconds", f"{report.seconds:.2f}")
-    out.print(table)
-    problems = report.all_problems
-    if problems:
-        err.print(f"[bold]{len(problems)} problem(s):[/bold]")
-        for problem in problems[:MAX_PROBLEMS_SHOWN]:
-            err.print(f"  {escape(str(problem))}", highlight=False)
-        if len(problems) > MAX_PROBLEMS_SHOWN:
-            err.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
 
 
 @dataclass

@@ -12,12 +12,14 @@ import argparse
 import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
-
-import orjson
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from adapters.home import StoreLocation
+
+# ``main`` builds its parser from this module for every command: heavier modules
+# (orjson, uuid) are imported where a session needs them.
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -42,6 +44,8 @@ def add_session_parser(sub: Any) -> None:
 
 
 def cmd_session(args: argparse.Namespace) -> int:
+    from uuid import UUID
+
     from adapters.home import StoreUnavailableError, resolve_location
     from adapters.sessions.config import ConfigError, load_session_config
 
@@ -141,6 +145,8 @@ async def _stdin_lines(signalled: list[int]) -> AsyncIterator[str]:
 
 
 def _emit(event: dict[str, Any]) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(event).decode() + "\n")
     sys.stdout.flush()
 

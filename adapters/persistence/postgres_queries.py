@@ -26,7 +26,7 @@ from adapters.persistence.sqlite_queries import (
     StoreNotFoundError,
     thread_list_sql,
 )
-from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
+from application.read_queries import SearchQuery, ThreadQuery, snippet
 
 EVENTS = f"{SCHEMA}.threadline_events"
 TRACKING = f"{SCHEMA}.threadline_tracking"
@@ -44,7 +44,7 @@ class PostgresReadModelQueries:
     def close(self) -> None:
         self.conn.close()
 
-    def is_behind(self, names: Sequence[str] = EAGER_PROJECTIONS) -> bool:
+    def is_behind(self, names: Sequence[str]) -> bool:
         """True when a named read model has not yet seen every stored event, or is outdated."""
         try:
             version = self._scalar(f"SELECT max(version) FROM {SCHEMA}.read_model_schema")
@@ -63,8 +63,8 @@ class PostgresReadModelQueries:
         positions = {r["application_name"]: r["notification_id"] for r in rows}
         return any(positions.get(TRACKING_PREFIX + n, 0) < newest for n in names)
 
-    def threads(self, query: ThreadQuery | None = None) -> list[dict[str, Any]]:
-        sql, params = thread_list_sql(query or ThreadQuery(), mark="%s")
+    def threads(self, query: ThreadQuery) -> list[dict[str, Any]]:
+        sql, params = thread_list_sql(query, mark="%s")
         return self._select(sql, params)
 
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Deliberately light (sqlite3 and nothing else) so that a read command starts
 fast: it never loads the event-sourcing stack unless the read models are
-behind the events and need to catch up first.
+behind the events and need to catch up first. An unchanged re-import reads
+the ledger through this module alone: what only search needs is imported there.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from application.read_queries import EAGER_PROJECTIONS, SearchQuery, ThreadQuery, snippet
+if TYPE_CHECKING:
+    from application.read_queries import SearchQuery, ThreadQuery
+
 
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
@@ -35,7 +38,7 @@ class ReadModelQueries:
     def close(self) -> None:
         self.conn.close()
 
-    def is_behind(self, names: Sequence[str] = EAGER_PROJECTIONS) -> bool:
+    def is_behind(self, names: Sequence[str]) -> bool:
         """True when a named read model has not yet seen every stored event, or is outdated."""
         try:
             if self._scalar("SELECT max(version) FROM read_model_schema") != SCHEMA_VERSION:
@@ -54,9 +57,9 @@ class ReadModelQueries:
             return False
         return any(positions.get(TRACKING_PREFIX + n, 0) < newest for n in names)
 
-    def threads(self, query: ThreadQuery | None = None) -> list[dict[str, Any]]:
+    def threads(self, query: ThreadQuery) -> list[dict[str, Any]]:
         """A page of the thread list; with a limit, one row more than asked shows there is more."""
-        sql, params = thread_list_sql(query or ThreadQuery())
+        sql, params = thread_list_sql(query)
         return self._select(sql, tuple(params))
 
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
@@ -79,6 +82,7 @@ class ReadModelQueries:
 
         from adapters.persistence.sqlite_lines import SQLiteSourceLines
         from application.history import item_text
+        from application.read_queries import snippet
 
         rows = []
         with SQLiteSourceLines(self.conn) as lines:

@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,12 +15,15 @@ from typing import Any
 import pytest
 from conftest import (
     CWD_ROOT,
+    REPO,
     ClaudeTree,
     Conversation,
     append_transcript,
+    cli_env,
     event_topics,
     expected_item_count,
     long_text,
+    on_postgres,
     parse_ts,
     query,
     run_cli,
@@ -279,6 +284,34 @@ def test_reimporting_unchanged_sources_writes_nothing(claude_tree: ClaudeTree, h
     assert sum(counts.values()) == counts["skipped"]
     assert stored_events_mark(home) == before
     assert read_model_rows(home) == rows_before
+
+
+def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_mapping(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    import_json(claude_tree.claude_home, home=home)
+
+    reimport = ["import", str(claude_tree.claude_home), "--json"]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "adapters.cli.main", *reimport],
+        cwd=REPO,
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["skipped"] == len(claude_tree.sessions)
+    loaded = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    heavy = {"eventsourcing", "pydantic", "rich", "domain", "adapters.claude_code.mapping"}
+    if not on_postgres(home):  # psycopg loads these itself
+        heavy |= {"orjson", "dataclasses", "asyncio"}
+    assert heavy.isdisjoint(loaded), sorted(heavy & loaded)
 
 
 def test_appended_lines_are_appended_to_the_same_thread_and_earlier_items_stay(
