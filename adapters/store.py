@@ -6,6 +6,9 @@ that ``--database-url`` or ``$THREADLINE_DATABASE_URL`` names for a shared store
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +45,22 @@ class Store:
 
     def rebuild(self, **kwargs: Any) -> int:
         return self._catch_up.rebuild(**kwargs)
+
+    @contextmanager
+    def listening(self) -> Iterator[Callable[[float, threading.Event], bool]]:
+        """``wait(seconds, stop)`` between catch-ups: True when events were saved meanwhile.
+
+        On PostgreSQL a wait ends as soon as any process saves (LISTEN for the
+        recorder's NOTIFY); SQLite has no notifications, so a wait lasts its seconds
+        (or until ``stop``) and the caller catches up to find out."""
+        if self.location.database_url is None:
+            yield lambda seconds, stop: stop.wait(seconds) and False
+            return
+        from adapters.persistence.postgres import listening_for_saves
+
+        channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
+        with listening_for_saves(self.location.database_url, channel) as wait:
+            yield wait
 
     def close(self) -> None:
         self.app.close()

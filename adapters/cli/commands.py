@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from adapters.cli.common import UserError, location_for, print_json, store_for
@@ -223,7 +223,8 @@ class _Stopped(Exception):
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    """Catch every read model up; with ``--follow``, keep polling until SIGINT or SIGTERM."""
+    """Catch every read model up; with ``--follow``, keep them current until SIGINT or SIGTERM:
+    on PostgreSQL woken by each save's NOTIFY, on SQLite every ``--interval`` seconds."""
     import signal
     import threading
 
@@ -244,7 +245,10 @@ def cmd_project(args: argparse.Namespace) -> int:
             raise _Stopped
 
     total = 0
-    with store_for(args) as store:
+    with (
+        store_for(args) as store,
+        store.listening() if args.follow else nullcontext() as wait,
+    ):
         while True:
             try:
                 seen = store.catch_up(names=list(ALL_PROJECTIONS), progress=between_pages)
@@ -253,7 +257,10 @@ def cmd_project(args: argparse.Namespace) -> int:
             total += seen
             if seen and args.follow:
                 print(f"projected {seen} events", file=sys.stderr, flush=True)
-            if not args.follow or stop.wait(args.interval):
+            if wait is None:  # not following
+                break
+            wait(args.interval, stop)
+            if stop.is_set():
                 break
     done = "stopped" if stop.is_set() else "read models up to date"
     print(f"{done} ({total} events projected)", file=sys.stderr)

@@ -88,8 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("project", help="catch the read models up with the event store")
-    p.add_argument("--follow", action="store_true", help="keep polling until interrupted")
-    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep them current until interrupted (PostgreSQL: woken by every save)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between catch-ups (PostgreSQL: at most, between saves) (default 1)",
+    )
     from adapters.cli.session_commands import add_session_parser
 
     add_session_parser(sub)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -85,6 +87,36 @@ class EventsRecorder(PostgresApplicationRecorder):
                 ),
             )
             return [row["notification_id"] for row in curs.fetchall()]
+
+
+WaitForSaves = Callable[[float, threading.Event], bool]
+"""``wait(seconds, stop)``: True once events were saved, False after ``seconds`` or on stop."""
+
+POLL_SLICE_SECONDS = 0.1
+"""How often a wait looks at ``stop``: a SIGTERM ends ``project --follow`` this soon."""
+
+
+@contextmanager
+def listening_for_saves(url: str, channel: str) -> Iterator[WaitForSaves]:
+    """Waits that end as soon as any process saves events: every save NOTIFYs ``channel``
+    (``EventsRecorder.insert_events``). Listening starts before this yields, so a save
+    made while the caller catches up wakes the next wait at once."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute(SQL("LISTEN {0}").format(Identifier(channel)))
+
+        def wait(seconds: float, stop: threading.Event) -> bool:
+            deadline = time.monotonic() + seconds
+            while not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if any(conn.notifies(timeout=min(left, POLL_SLICE_SECONDS), stop_after=1)):
+                    for _ in conn.notifies(timeout=0):  # one catch-up answers every save so far
+                        pass
+                    return True
+            return False
+
+        yield wait
 
 
 def postgres_env(url: str) -> dict[str, str]:

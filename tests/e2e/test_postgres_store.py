@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from conftest import ClaudeTree, run_cli
+from conftest import REPO, ClaudeTree, cli_command, cli_env, run_cli
 
 from adapters.cli.main import EXIT_FAILED
 
@@ -84,3 +87,47 @@ def test_a_role_that_may_not_create_the_store_is_told_so_and_nothing_is_written(
         assert found == (0,)
     finally:
         server.admin.execute(f"DROP ROLE {role}")
+
+
+def test_project_follow_is_woken_by_a_save_at_once_not_after_its_interval(
+    claude_tree: ClaudeTree, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("postgres_server").fresh_database()
+    home = tmp_path / "home"
+    first, second, *_ = claude_tree.sessions
+    assert run_cli("--database-url", url, "import", first.path, home=home).returncode == 0
+    follower = subprocess.Popen(
+        cli_command("--database-url", url, "project", "--follow", "--interval", "600"),
+        cwd=REPO,
+        env=cli_env(home),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stderr is not None
+        assert "projected" in follower.stderr.readline()  # caught up; now waiting 600 s
+        # The import catches up the eager read models itself; search is the follower's.
+        assert run_cli("--database-url", url, "import", second.path, home=home).returncode == 0
+        saved = time.monotonic()
+        indexed = 0
+        while indexed < 2 and time.monotonic() - saved < 20:
+            time.sleep(0.05)
+            with psycopg.connect(url) as conn:
+                row = conn.execute(
+                    "SELECT count(DISTINCT thread_id) FROM threadline.search_items"
+                ).fetchone()
+            indexed = row[0] if row else 0
+        woken_after = time.monotonic() - saved
+        follower.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        _, stderr = follower.communicate(timeout=30)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+
+    assert indexed == 2, f"not indexed {woken_after:.1f} s after the save"
+    assert woken_after < 20
+    assert follower.returncode == 0, stderr
+    assert stopped_after < 5, f"SIGTERM took {stopped_after:.1f} s"
