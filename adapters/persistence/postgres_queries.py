@@ -71,27 +71,33 @@ class PostgresReadModelQueries:
         """Ranked matches (best first), one per item: its best-matching chunk.
 
         Two steps, as on SQLite: rank and keep the best ``limit``, then make
-        snippets for those alone.
+        snippets for those alone. An item longer than one row also matches when
+        each word is in a different row of it, as it does on SQLite; such matches
+        rank after every item that has all the words in one row (``ts_rank_cd``
+        ranks by how close the words are, and these are at least rows apart).
         """
-        where = ["s.tsv @@ q"]
-        params: list[Any] = [" ".join(query.terms)]
+        filters: list[str] = []
+        params: list[Any] = []
         if query.cwds:
-            where.append("t.cwd = ANY(%s)")
+            filters.append("t.cwd = ANY(%s)")
             params.append(list(query.cwds))
         if query.sources:
-            where.append("t.source_agent = ANY(%s)")
+            filters.append("t.source_agent = ANY(%s)")
             params.append(list(query.sources))
-        join = " JOIN threads t ON t.thread_id = s.thread_id" if len(where) > 1 else ""
+        join = " JOIN threads t ON t.thread_id = s.thread_id" if filters else ""
+        where = "".join(f" AND {f}" for f in filters)
         best = self._select(
             "SELECT thread_id, position, chunk, rank FROM ("
             " SELECT DISTINCT ON (s.thread_id, s.position) s.thread_id, s.position, s.chunk,"
             " ts_rank_cd(s.tsv, q) AS rank"
             f" FROM search_items s{join} CROSS JOIN plainto_tsquery('simple', %s) q"
-            f" WHERE {' AND '.join(where)}"
+            f" WHERE s.tsv @@ q{where}"
             " ORDER BY s.thread_id, s.position, rank DESC) best"
             " ORDER BY rank DESC, thread_id, position LIMIT %s",
-            [*params, query.limit],
+            [" ".join(query.terms), *params, query.limit],
         )
+        if len(query.terms) > 1 and len(best) < query.limit:
+            best += self._matches_across_rows(query, join, where, params, best)
         if not best:
             return []
         found = self._select(
@@ -112,6 +118,34 @@ class PostgresReadModelQueries:
         # thread is not in the thread list (yet) is left out, as on SQLite.
         keys = [(b["thread_id"], b["position"], b["rank"]) for b in best]
         return [by_item[(t, p)] | {"rank": -rank} for t, p, rank in keys if (t, p) in by_item]
+
+    def _matches_across_rows(
+        self,
+        query: SearchQuery,
+        join: str,
+        where: str,
+        params: list[Any],
+        found: list[dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """The best items of several rows that hold every word but not in one row, after
+        ``found``: rows where any word is (a small partial index holds just such items'
+        rows), grouped by item, kept if each word is in one of them."""
+        any_word = " || ".join(["plainto_tsquery('simple', %s)"] * len(query.terms))
+        each = "bool_or(s.tsv @@ plainto_tsquery('simple', %s))"
+        every_word = " AND ".join([each] * len(query.terms))
+        across = self._select(
+            "SELECT s.thread_id, s.position,"
+            " (array_agg(s.chunk ORDER BY ts_rank_cd(s.tsv, q) DESC))[1] AS chunk,"
+            " max(ts_rank_cd(s.tsv, q)) AS rank"
+            f" FROM search_items s{join} CROSS JOIN (SELECT {any_word} AS q) w"
+            f" WHERE s.chunks > 1 AND s.tsv @@ q{where}"
+            f" GROUP BY s.thread_id, s.position HAVING {every_word}"
+            " ORDER BY rank DESC, thread_id, position LIMIT %s",
+            [*query.terms, *params, *query.terms, query.limit],
+        )
+        seen = {(b["thread_id"], b["position"]) for b in found}
+        more = [a for a in across if (a["thread_id"], a["position"]) not in seen]
+        return more[: query.limit - len(found)]
 
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         found = self._select("SELECT * FROM threads WHERE thread_id = %s", [thread_id])

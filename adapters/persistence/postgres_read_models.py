@@ -29,6 +29,9 @@ TEXT = 'TEXT COLLATE "C"'
 SEARCH_CHUNK_CHARS = 65536
 """Search text is indexed in rows of at most this many characters: a ``tsvector``
 holds at most 1 MB, and a tool output can be far longer."""
+WORD_BREAK_WINDOW = 1024
+"""A row ends at the last character that is not a letter or digit within this many
+characters of its limit (so no word is cut in two), else at the limit."""
 
 TABLES = {
     "threads": [
@@ -96,12 +99,16 @@ TABLES = {
             thread_id {TEXT} NOT NULL,
             position BIGINT NOT NULL,
             chunk INTEGER NOT NULL,
+            chunks INTEGER NOT NULL,
             role {TEXT} NOT NULL,
             text TEXT NOT NULL,
             tsv TSVECTOR GENERATED ALWAYS AS (
                 to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED,
             PRIMARY KEY (thread_id, position, chunk))""",
         f"CREATE INDEX IF NOT EXISTS search_items_tsv ON {SCHEMA}.search_items USING gin (tsv)",
+        # The few items of several rows, for a query whose words are in different rows.
+        f"CREATE INDEX IF NOT EXISTS search_items_tsv_long ON {SCHEMA}.search_items"
+        " USING gin (tsv) WHERE chunks > 1",
     ],
 }
 TABLE_NAMES = {
@@ -257,10 +264,31 @@ def _without_nul(value: Any) -> Any:
 
 def _search_insert(c: Cursor[Any], rows: list[tuple[str, int, str, bytes, str]]) -> None:
     """Index each item's text (the projection resolved it), in rows of at most
-    ``SEARCH_CHUNK_CHARS``; the text is kept, for snippets."""
-    copy_sql = f"COPY {SCHEMA}.search_items (thread_id, position, chunk, role, text) FROM STDIN"
+    ``SEARCH_CHUNK_CHARS`` cut between words; the text is kept, for snippets."""
+    copy_sql = (
+        f"COPY {SCHEMA}.search_items (thread_id, position, chunk, chunks, role, text) FROM STDIN"
+    )
     with c.copy(copy_sql) as cp:
         for thread_id, position, role, _pieces, text in rows:
-            for chunk, start in enumerate(range(0, len(text), SEARCH_CHUNK_CHARS)):
-                piece = text[start : start + SEARCH_CHUNK_CHARS]
-                cp.write_row((thread_id, position, chunk, role, piece))
+            pieces = search_chunks(text)
+            for chunk, piece in enumerate(pieces):
+                cp.write_row((thread_id, position, chunk, len(pieces), role, piece))
+
+
+def search_chunks(text: str) -> list[str]:
+    """``text`` in pieces of at most ``SEARCH_CHUNK_CHARS``, each ending after a character
+    that is not a letter or digit where one is near its end (the index splits words there)."""
+    if len(text) <= SEARCH_CHUNK_CHARS:
+        return [text] if text else []
+    pieces = []
+    start = 0
+    while len(text) - start > SEARCH_CHUNK_CHARS:
+        end = start + SEARCH_CHUNK_CHARS
+        for cut in range(end - 1, end - 1 - WORD_BREAK_WINDOW, -1):
+            if not text[cut].isalnum():
+                end = cut + 1
+                break
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 DB_FILENAME = "threadline.db"
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 
 

@@ -177,3 +177,28 @@ def test_a_match_deep_in_a_long_tool_output_gets_a_snippet_around_it(
     assert hit["role"] == "tool_result"
     assert hit["snippet"].startswith("…")
     assert hit["snippet"].endswith("linker **zanzibar**")
+
+
+def test_every_word_of_a_very_long_tool_output_is_found_wherever_it_lies(
+    tmp_path: Path, home: Path
+) -> None:
+    # Longer than PostgreSQL's rows of 64 Ki characters: words three rows apart, and a
+    # word across the first row boundary, are found as they are on SQLite.
+    head = "wombat " + long_text("log", 65_530 - len("wombat "))
+    output = head + " straddling " + long_text("tail", 150_000) + " numbat"
+    assert head.rfind(" ") < 65_536 < len(head) + len(" straddling")
+    convo = Conversation(session_uuid("very-long"))
+    convo.user("Run the soak test")
+    convo.tool_turn("Bash", {"command": "make soak"}, output)
+    convo.user("So the wombat met the numbat?")
+    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "very-long.jsonl"
+    write_transcript(path, convo.records)
+    assert run_cli("import", path, home=home).returncode == 0
+
+    far_apart = search(home, "wombat numbat")
+    across = search(home, "straddling")
+
+    # The words side by side first, then the words a row or more apart.
+    assert [(r["role"], r["position"]) for r in far_apart] == [("user", 4), ("tool_result", 3)]
+    assert [(r["role"], r["position"]) for r in across] == [("tool_result", 3)]
+    assert "**straddling**" in across[0]["snippet"]
