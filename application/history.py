@@ -110,11 +110,6 @@ def full_item(item: dict[str, Any], lines: SourceLines) -> dict[str, Any]:
     return resolved
 
 
-MAX_INDEXED_CHARS = 1 << 20
-"""An item's searchable text stops here (a 1 MiB+ tool output is a log or a file dump;
-its first megabyte is what anyone searches for)."""
-
-
 def searchable_text(item: dict[str, Any]) -> list[Any]:
     """The pieces of an item worth finding it by: texts, or ``SourceRef``s to texts."""
     kind = item["type"]
@@ -136,10 +131,11 @@ def searchable_text(item: dict[str, Any]) -> list[Any]:
 
 
 def item_text(pieces: Sequence[Any], lines: SourceLines) -> str:
-    """The text an item is indexed by (and its search snippet is cut from)."""
+    """The text an item is indexed by (and its search snippet is cut from): all of it, as
+    the end of a long log is where its error is."""
     texts = []
     for piece in pieces:
         if isinstance(piece, dict):
             piece = lines.value(piece)
         texts.append(piece if isinstance(piece, str) else orjson.dumps(piece).decode())
-    return "\n".join(texts)[:MAX_INDEXED_CHARS]
+    return "\n".join(texts)

@@ -202,3 +202,19 @@ def test_every_word_of_a_very_long_tool_output_is_found_wherever_it_lies(
     assert [(r["role"], r["position"]) for r in far_apart] == [("user", 4), ("tool_result", 3)]
     assert [(r["role"], r["position"]) for r in across] == [("tool_result", 3)]
     assert "**straddling**" in across[0]["snippet"]
+
+
+def test_a_word_at_the_end_of_a_tool_output_of_more_than_a_mebibyte_is_found(
+    tmp_path: Path, home: Path
+) -> None:
+    convo = Conversation(session_uuid("huge"))
+    convo.user("Run the whole suite")
+    convo.tool_turn("Bash", {"command": "pytest"}, long_text("PASSED", 1_200_000) + " segfault")
+    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "huge.jsonl"
+    write_transcript(path, convo.records)
+    assert run_cli("import", path, home=home).returncode == 0
+
+    (hit,) = search(home, "segfault")
+
+    assert hit["role"] == "tool_result"
+    assert hit["snippet"].endswith("**segfault**")
