@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING
 
 from adapters.claude_code.discovery import default_roots, discover
 from adapters.cli.common import UserError, location_for, store_for
@@ -21,6 +21,9 @@ from adapters.cli.summary import import_json, import_summary
 from adapters.persistence.sqlite_queries import StoreNotFoundError
 from adapters.queries import open_queries
 from application.reports import ImportReport, SourceReport
+
+if TYPE_CHECKING:
+    from application.sources import SourceFile
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -78,7 +81,9 @@ def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, st
         return {}
 
 
-def _import_changed(args: argparse.Namespace, sources: list[Any], report: Any) -> None:
+def _import_changed(
+    args: argparse.Namespace, sources: list[SourceFile], report: ImportReport
+) -> None:
     from adapters import import_workers
     from adapters.cli import render
 
