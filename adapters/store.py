@@ -6,17 +6,19 @@ that ``--database-url`` or ``$THREADLINE_DATABASE_URL`` names for a shared store
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.home import StoreLocation, StoreUnavailableError, resolve_location
 from adapters.persistence.codec import CODEC_ENV, PydanticMapper
 from application.ports import BlobStore
 from application.projections import CatchUp, ReadModelStore
 from application.threadline import Threadline
+
+if TYPE_CHECKING:
+    from adapters.persistence.postgres import WaitForSaves
 
 
 @dataclass
@@ -47,7 +49,7 @@ class Store:
         return self._catch_up.rebuild(**kwargs)
 
     @contextmanager
-    def listening(self) -> Iterator[Callable[[float, threading.Event], bool]]:
+    def listening(self) -> Iterator[WaitForSaves]:
         """``wait(seconds, stop)`` between catch-ups: True when events were saved meanwhile.
 
         On PostgreSQL a wait ends as soon as any process saves (LISTEN for the
