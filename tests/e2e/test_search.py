@@ -28,6 +28,13 @@ def search(home: Path, *args: str) -> list[dict[str, Any]]:
     return rows
 
 
+def import_conversation(convo: Conversation, name: str, tmp_path: Path, home: Path) -> None:
+    """Write ``convo`` as the transcript ``name`` of one project and import it."""
+    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / f"{name}.jsonl"
+    write_transcript(path, convo.records)
+    assert run_cli("import", path, home=home).returncode == 0
+
+
 def imported(tree: ClaudeTree, home: Path) -> dict[str, str]:
     """Import the tree; return each session's thread id by name."""
     result = run_cli("import", tree.claude_home, "--json", home=home)
@@ -69,9 +76,7 @@ def test_search_reads_texts_left_in_their_source_lines(tmp_path: Path, home: Pat
     convo.user("Show me the log")
     call = convo.tool_turn("Bash", {"command": "cat log"}, long_text("start", 5000) + " zanzibar")
     assert call
-    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "big.jsonl"
-    write_transcript(path, convo.records)
-    assert run_cli("import", path, home=home).returncode == 0
+    import_conversation(convo, "big", tmp_path, home)
 
     (hit,) = search(home, "zanzibar")
 
@@ -168,9 +173,7 @@ def test_a_match_deep_in_a_long_tool_output_gets_a_snippet_around_it(
     convo = Conversation(session_uuid("long"))
     convo.user("Run the build")
     convo.tool_turn("Bash", {"command": "make"}, long_text("build", 60_000) + " linker zanzibar")
-    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "long.jsonl"
-    write_transcript(path, convo.records)
-    assert run_cli("import", path, home=home).returncode == 0
+    import_conversation(convo, "long", tmp_path, home)
 
     (hit,) = search(home, "zanzibar")
 
@@ -191,9 +194,7 @@ def test_every_word_of_a_very_long_tool_output_is_found_wherever_it_lies(
     convo.user("Run the soak test")
     convo.tool_turn("Bash", {"command": "make soak"}, output)
     convo.user("So the wombat met the numbat?")
-    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "very-long.jsonl"
-    write_transcript(path, convo.records)
-    assert run_cli("import", path, home=home).returncode == 0
+    import_conversation(convo, "very-long", tmp_path, home)
 
     far_apart = search(home, "wombat numbat")
     across = search(home, "straddling")
@@ -210,9 +211,7 @@ def test_a_word_at_the_end_of_a_tool_output_of_more_than_a_mebibyte_is_found(
     convo = Conversation(session_uuid("huge"))
     convo.user("Run the whole suite")
     convo.tool_turn("Bash", {"command": "pytest"}, long_text("PASSED", 1_200_000) + " segfault")
-    path = tmp_path / ".claude" / "projects" / slug(f"{CWD_ROOT}/app") / "huge.jsonl"
-    write_transcript(path, convo.records)
-    assert run_cli("import", path, home=home).returncode == 0
+    import_conversation(convo, "huge", tmp_path, home)
 
     (hit,) = search(home, "segfault")
 
