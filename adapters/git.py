@@ -11,7 +11,7 @@ import configparser
 import os
 from functools import lru_cache
 
-from domain.session import GitInfo
+from threadline.domain.session import GitInfo
 
 
 @lru_cache(maxsize=1024)

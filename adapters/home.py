@@ -37,7 +37,7 @@ class StoreLocation(NamedTuple):
     def describe(self) -> str:
         """Where the store is, safe to print: a URL's password is never shown."""
         if self.database_url is None:
-            from adapters.persistence.sqlite_queries import DB_FILENAME
+            from threadline.adapters.persistence.sqlite_queries import DB_FILENAME
 
             return os.path.join(self.home, DB_FILENAME)
         return redact(self.database_url)

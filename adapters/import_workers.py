@@ -37,13 +37,17 @@ from contextlib import contextmanager
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from adapters.claude_code.reader import ClaudeCodeReader
-from adapters.home import StoreLocation
-from adapters.persistence.sqlite import SQLiteBlobStore
-from adapters.store import Store, open_store
-from application.importing import TranscriptImporter, store_error_reason, with_store_retries
-from application.reports import SourceReport
-from application.sources import Problem, SourceFile
+from threadline.adapters.claude_code.reader import ClaudeCodeReader
+from threadline.adapters.home import StoreLocation
+from threadline.adapters.persistence.sqlite import SQLiteBlobStore
+from threadline.adapters.store import Store, open_store
+from threadline.application.importing import (
+    TranscriptImporter,
+    store_error_reason,
+    with_store_retries,
+)
+from threadline.application.reports import SourceReport
+from threadline.application.sources import Problem, SourceFile
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapters.home import StoreLocation
-from adapters.persistence.sqlite_queries import ReadModelQueries
+from threadline.adapters.home import StoreLocation
+from threadline.adapters.persistence.sqlite_queries import ReadModelQueries
 
 if TYPE_CHECKING:
-    from adapters.persistence.postgres_queries import PostgresReadModelQueries
+    from threadline.adapters.persistence.postgres_queries import PostgresReadModelQueries
 
     Queries = ReadModelQueries | PostgresReadModelQueries
 
@@ -21,6 +21,6 @@ def open_queries(location: StoreLocation) -> Queries:
     """Raises ``StoreNotFoundError`` when there is no store there yet."""
     if location.database_url is None:
         return ReadModelQueries(location.home)
-    from adapters.persistence.postgres_queries import PostgresReadModelQueries
+    from threadline.adapters.persistence.postgres_queries import PostgresReadModelQueries
 
     return PostgresReadModelQueries(location.database_url)

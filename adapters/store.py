@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adapters.home import StoreLocation, StoreUnavailableError, resolve_location
-from adapters.persistence.codec import CODEC_ENV, PydanticMapper
-from application.ports import BlobStore
-from application.projections import CatchUp, ReadModelStore
-from application.threadline import Threadline
+from threadline.adapters.home import StoreLocation, StoreUnavailableError, resolve_location
+from threadline.adapters.persistence.codec import CODEC_ENV, PydanticMapper
+from threadline.application.ports import BlobStore
+from threadline.application.projections import CatchUp, ReadModelStore
+from threadline.application.threadline import Threadline
 
 if TYPE_CHECKING:
-    from adapters.persistence.postgres import WaitForSaves
+    from threadline.adapters.persistence.postgres import WaitForSaves
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Store:
         if self.location.database_url is None:
             yield lambda seconds, stop: stop.wait(seconds) and False
             return
-        from adapters.persistence.postgres import listening_for_saves
+        from threadline.adapters.persistence.postgres import listening_for_saves
 
         channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
         with listening_for_saves(self.location.database_url, channel) as wait:
@@ -84,14 +84,14 @@ def open_store(home: str | StoreLocation | None = None, database_url: str | None
 
 
 def _open_sqlite(location: StoreLocation) -> Store:
-    from adapters.persistence.sqlite import (
+    from threadline.adapters.persistence.sqlite import (
         SQLiteBlobStore,
         creation_lock,
         prepare_database,
         prepare_home,
         sqlite_env,
     )
-    from adapters.persistence.sqlite_read_models import SQLiteReadModels
+    from threadline.adapters.persistence.sqlite_read_models import SQLiteReadModels
 
     prepare_home(location.home)
     with creation_lock(location.home):
@@ -104,13 +104,13 @@ def _open_sqlite(location: StoreLocation) -> Store:
 
 
 def _open_postgres(location: StoreLocation, url: str) -> Store:
-    from adapters.persistence.postgres import (
+    from threadline.adapters.persistence.postgres import (
         PostgresBlobStore,
         compress_with_lz4,
         creation_lock,
         postgres_env,
     )
-    from adapters.persistence.postgres_read_models import PostgresReadModels
+    from threadline.adapters.persistence.postgres_read_models import PostgresReadModels
 
     with creation_lock(url) as created:
         # Once created, nothing is created again: CREATE INDEX IF NOT EXISTS and ALTER

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 if TYPE_CHECKING:  # kept light: ``search`` reads item texts without the domain's imports
-    from application.ports import BlobStore
+    from threadline.application.ports import BlobStore
 
 
 class SourceLines:

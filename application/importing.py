@@ -30,9 +30,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from application.ports import BlobStore, Problem, SourceFile, TranscriptReader
-from application.reports import ImportReport, SourceReport
-from application.threadline import Threadline
+from threadline.application.ports import BlobStore, Problem, SourceFile, TranscriptReader
+from threadline.application.reports import ImportReport, SourceReport
+from threadline.application.threadline import Threadline
 
 log = logging.getLogger(__name__)
 

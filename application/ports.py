@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
-from application.sources import Problem, SourceFile
-from domain.items import Item
-from domain.ledger import SourcePage, SourceVersion
-from domain.session import ThreadSummary, TranscriptSource
+from threadline.application.sources import Problem, SourceFile
+from threadline.domain.items import Item
+from threadline.domain.ledger import SourcePage, SourceVersion
+from threadline.domain.session import ThreadSummary, TranscriptSource
 
 __all__ = ["Problem", "SourceFile"]
 

@@ -23,23 +23,32 @@ import orjson
 from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.utils import get_topic
 
-from application.history import SourceLines, item_text, searchable_text
-from application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
-from domain.ledger import Import
-from domain.session import Session
+from threadline.application.history import SourceLines, item_text, searchable_text
+from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
+from threadline.domain.ledger import Import
+from threadline.domain.session import Session
 
 Op = tuple[str, Any]
 """A row change: an operation name the read-model store knows, and its argument."""
 
 PAGE_SIZE = 500
 
-T_IMPORTED = get_topic(Session.SessionImported)  # type: ignore[attr-defined]
-T_ITEMS = get_topic(Session.ItemsRecorded)  # type: ignore[attr-defined]
-T_APPENDED = get_topic(Session.TranscriptAppended)  # type: ignore[attr-defined]
-T_REPLACED = get_topic(Session.HistoryReplaced)  # type: ignore[attr-defined]
-T_REGISTERED = get_topic(Import.SourceRegistered)  # type: ignore[attr-defined]
-T_LEDGER = get_topic(Import.LedgerRecorded)  # type: ignore[attr-defined]
-T_TOUCHED = get_topic(Import.SourceTouched)  # type: ignore[attr-defined]
+
+def topics(event_class: type) -> frozenset[str]:
+    """An event class's topic, and the one stores written before the layers were installed
+    as the ``threadline`` package hold for it (``domain.session:Session.ItemsRecorded``;
+    ADR 0010)."""
+    topic = get_topic(event_class)
+    return frozenset({topic, topic.removeprefix("threadline.")})
+
+
+T_IMPORTED = topics(Session.SessionImported)  # type: ignore[attr-defined]
+T_ITEMS = topics(Session.ItemsRecorded)  # type: ignore[attr-defined]
+T_APPENDED = topics(Session.TranscriptAppended)  # type: ignore[attr-defined]
+T_REPLACED = topics(Session.HistoryReplaced)  # type: ignore[attr-defined]
+T_REGISTERED = topics(Import.SourceRegistered)  # type: ignore[attr-defined]
+T_LEDGER = topics(Import.LedgerRecorded)  # type: ignore[attr-defined]
+T_TOUCHED = topics(Import.SourceTouched)  # type: ignore[attr-defined]
 
 
 class Projection(Protocol):
@@ -122,13 +131,13 @@ class ThreadList:
     by the parent's tool result naming its agent id, whichever was imported first."""
 
     name = "threads"
-    topics = frozenset({T_IMPORTED, T_ITEMS, T_APPENDED, T_REPLACED})
+    topics = T_IMPORTED | T_ITEMS | T_APPENDED | T_REPLACED
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[Op]:
         thread_id = event["originator_id"]
-        if topic == T_ITEMS:
+        if topic in T_ITEMS:
             ops: list[Op] = [("thread_count_add", (len(event["items"]), thread_id))]
             for item in event["items"]:
                 if item["type"] == "tool_result" and item.get("agent_id"):
@@ -136,7 +145,7 @@ class ThreadList:
                     ops.append(("spawn_insert", spawn))
                     ops.append(("thread_spawned_by", (spawn[2], spawn[0], spawn[1])))
             return ops
-        if topic == T_IMPORTED:
+        if topic in T_IMPORTED:
             source = event["source"]
             row = _summary_row(thread_id, event["summary"]) | {
                 "source_agent": source["agent"],
@@ -148,7 +157,7 @@ class ThreadList:
             }
             return [("thread_insert", row), ("thread_find_spawning_call", thread_id)]
         ops = [("thread_summary", _summary_row(thread_id, event["summary"]))]
-        if topic == T_REPLACED:
+        if topic in T_REPLACED:
             ops.append(("thread_count_reset", thread_id))
         return ops
 
@@ -161,13 +170,13 @@ class History:
     """
 
     name = "history"
-    topics = frozenset({T_ITEMS, T_REPLACED})
+    topics = T_ITEMS | T_REPLACED
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[Op]:
         thread_id = event["originator_id"]
-        if topic == T_REPLACED:
+        if topic in T_REPLACED:
             return [("history_clear", thread_id)]
         first = event["first_position"]
         return [
@@ -183,15 +192,15 @@ class History:
 
 class Ledger:
     name = "ledger"
-    topics = frozenset({T_REGISTERED, T_LEDGER, T_TOUCHED})
+    topics = T_REGISTERED | T_LEDGER | T_TOUCHED
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[Op]:
         import_id = event["originator_id"]
-        if topic == T_TOUCHED:
+        if topic in T_TOUCHED:
             return [("ledger_touch", (event["mtime_ns"], import_id))]
-        if topic == T_REGISTERED:
+        if topic in T_REGISTERED:
             return [
                 (
                     "ledger_insert",
@@ -234,13 +243,13 @@ class Search:
     """
 
     name = "search"
-    topics = frozenset({T_ITEMS, T_REPLACED})
+    topics = T_ITEMS | T_REPLACED
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[Op]:
         thread_id = event["originator_id"]
-        if topic == T_REPLACED:
+        if topic in T_REPLACED:
             return [("search_clear", thread_id)]
         first = event["first_position"]
         rows = []

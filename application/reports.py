@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from application.sources import Problem
+from threadline.application.sources import Problem
 
 SourceOutcome = Literal["imported", "appended", "replaced", "skipped", "rejected", "failed"]
 OUTCOMES: tuple[SourceOutcome, ...] = (

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
-from application.threadline import Threadline
-from domain.items import Item, SystemNote, UserMessage
-from domain.session import Session, SessionSettings, check_cwd_is_absolute
+from threadline.application.threadline import Threadline
+from threadline.domain.items import Item, SystemNote, UserMessage
+from threadline.domain.session import Session, SessionSettings, check_cwd_is_absolute
 
 Event = dict[str, Any]
 """What a session announces, as plain data: ``type`` is the event's name."""

@@ -7,10 +7,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from application.ports import ReadTranscript, ResumePoint, SourceFile, ThreadContent
-from domain.identity import imported_thread_id, sidechain_thread_id
-from domain.ledger import Import, Outcome
-from domain.session import Session
+from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile, ThreadContent
+from threadline.domain.identity import imported_thread_id, sidechain_thread_id
+from threadline.domain.ledger import Import, Outcome
+from threadline.domain.session import Session
 
 
 class Threadline(Application[UUID]):

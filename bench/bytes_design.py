@@ -11,10 +11,10 @@ import hashlib
 import sys
 import time
 
-import adapters.claude_code.mapping as m
-from adapters.claude_code.reader import ClaudeCodeReader
-from adapters.store import open_store
-from application.importing import TranscriptImporter
+import threadline.adapters.claude_code.mapping as m
+from threadline.adapters.claude_code.reader import ClaudeCodeReader
+from threadline.adapters.store import open_store
+from threadline.application.importing import TranscriptImporter
 
 mode = sys.argv[3]
 store = open_store(sys.argv[1])

@@ -67,7 +67,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.home import redact
+from threadline.adapters.home import redact
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -360,7 +360,7 @@ def threadline_argv() -> list[str]:
     found = shutil.which("threadline")
     if found:
         return [found]
-    return [sys.executable, "-m", "adapters.cli.main"]
+    return [sys.executable, "-m", "threadline.adapters.cli.main"]
 
 
 def compile_bytecode() -> None:

@@ -54,7 +54,7 @@ def threadline(home: Path, *args: str, check: bool = True) -> float:
     """Run the CLI; return its wall time in seconds (its CPU time goes to ``CPU``)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli.main", "--home", str(home), *args],
+        [sys.executable, "-m", "threadline.adapters.cli.main", "--home", str(home), *args],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -113,8 +113,8 @@ def bench(root: Path, runs: int) -> dict[str, Any]:
         )
 
     sys.path.insert(0, str(REPO))
-    from adapters.persistence.sqlite_queries import ReadModelQueries
-    from application.read_queries import SearchQuery
+    from threadline.adapters.persistence.sqlite_queries import ReadModelQueries
+    from threadline.application.read_queries import SearchQuery
 
     queries = ReadModelQueries(str(many_home))
     per_query: dict[str, float] = {}

@@ -27,14 +27,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.persistence.sqlite_read_models import (  # noqa: E402
+from threadline.adapters.persistence.sqlite_read_models import (  # noqa: E402
     CONFIGURE,
     TABLES,
     SQLiteReadModels,
     _execute,
 )
-from adapters.store import open_store  # noqa: E402
-from application.projections import PROJECTIONS, Op  # noqa: E402
+from threadline.adapters.store import open_store  # noqa: E402
+from threadline.application.projections import PROJECTIONS, Op  # noqa: E402
 
 
 def main(home: str) -> None:

@@ -36,10 +36,10 @@ from uuid import uuid4
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.sessions import session_services  # noqa: E402
-from adapters.sessions.history import PromptLog  # noqa: E402
-from application.sessions import McpServerConfig, SessionConfig, Sessions  # noqa: E402
-from domain.session import Session, SessionSettings  # noqa: E402
+from threadline.adapters.sessions import session_services  # noqa: E402
+from threadline.adapters.sessions.history import PromptLog  # noqa: E402
+from threadline.application.sessions import McpServerConfig, SessionConfig, Sessions  # noqa: E402
+from threadline.domain.session import Session, SessionSettings  # noqa: E402
 
 LINE = b'{"session_id":"5d1c9a1e-0f3b-4b7a-9c55-0a1b2c3d4e5f","ts":1790000000,"text":"%07d"}\n'
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from domain.base import Immutable
+from threadline.domain.base import Immutable
 
 
 class LineRef(Immutable):

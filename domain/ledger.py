@@ -13,8 +13,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import Aggregate, Immutable
-from domain.identity import import_id
+from threadline.domain.base import Aggregate, Immutable
+from threadline.domain.identity import import_id
 
 Outcome = Literal["imported", "appended", "replaced", "rejected"]
 

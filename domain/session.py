@@ -15,8 +15,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.base import Aggregate, Immutable
-from domain.items import Item
+from threadline.domain.base import Aggregate, Immutable
+from threadline.domain.items import Item
 
 MAX_ITEMS_PER_CHUNK = 1000
 

@@ -78,9 +78,9 @@ def cli_env(home: Path | str | None, extra: dict[str, str] | None = None) -> dic
 
 _TUNED_CLI = """
 import sys
-import adapters.persistence.sqlite as sqlite
-import application.importing as importing
-from adapters.cli.main import main
+import threadline.adapters.persistence.sqlite as sqlite
+import threadline.application.importing as importing
+from threadline.adapters.cli.main import main
 timeout, attempts = sys.argv[1:3]
 sqlite.LOCK_TIMEOUT_SECONDS = int(timeout) if timeout else sqlite.LOCK_TIMEOUT_SECONDS
 importing.STORE_ATTEMPTS = int(attempts) if attempts else importing.STORE_ATTEMPTS
@@ -94,7 +94,7 @@ def cli_command(
     """``threadline ARGS``; with a shorter store lock timeout (whole seconds) or fewer store
     attempts when given, so that tests of a busy store do not wait 30 s a try."""
     if lock_timeout is None and store_attempts is None:
-        return [sys.executable, "-m", "adapters.cli.main", *map(str, args)]
+        return [sys.executable, "-m", "threadline.adapters.cli.main", *map(str, args)]
     settings = [str(lock_timeout or ""), str(store_attempts or "")]
     return [sys.executable, "-c", _TUNED_CLI, *settings, *map(str, args)]
 
@@ -271,7 +271,7 @@ def store_on_postgres(home: Path, request: pytest.FixtureRequest) -> Path:
 
 def open_test_store(home: Path) -> Any:
     """``open_store`` for the store of ``home``, on whichever kind it was made."""
-    from adapters.store import open_store
+    from threadline.adapters.store import open_store
 
     return open_store(str(home), _DATABASES.get(home))
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from application.sessions import (
+from threadline.application.sessions import (
     HistoryMetadata,
     McpConnections,
     McpServerConfig,
@@ -27,7 +27,7 @@ from application.sessions import (
     SessionStore,
     Shell,
 )
-from domain.session import SessionSettings
+from threadline.domain.session import SessionSettings
 
 TESTS = Path(__file__).resolve().parent
 SERVERS = TESTS / "session_servers"

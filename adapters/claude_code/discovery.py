@@ -9,8 +9,8 @@ import os
 import re
 from collections.abc import Iterable
 
-from adapters.claude_code import AGENT
-from application.sources import Problem, SourceFile
+from threadline.adapters.claude_code import AGENT
+from threadline.application.sources import Problem, SourceFile
 
 _AGENT_FILE = re.compile(r"^agent-.+\.jsonl$")
 

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from application.ports import BlobStore, Problem
-from domain.items import (
+from threadline.application.ports import BlobStore, Problem
+from threadline.domain.items import (
     AssistantMessage,
     Image,
     ImageRef,
@@ -38,7 +38,7 @@ from domain.items import (
     Usage,
     UserMessage,
 )
-from domain.titles import choose_title, first_line, strip_harness_wrappers, truncate
+from threadline.domain.titles import choose_title, first_line, strip_harness_wrappers, truncate
 
 INLINE_TEXT_CHARS = 2048
 """Longer texts stay in their source line and are referenced (ADR 0001)."""

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import orjson
 
-from adapters.claude_code import AGENT
-from adapters.claude_code.discovery import discover, is_subagent_file, parent_transcript
-from adapters.claude_code.mapping import UTF8_BOM, ThreadFacts, TranscriptMapper
-from adapters.git import git_info
-from application.ports import (
+from threadline.adapters.claude_code import AGENT
+from threadline.adapters.claude_code.discovery import discover, is_subagent_file, parent_transcript
+from threadline.adapters.claude_code.mapping import UTF8_BOM, ThreadFacts, TranscriptMapper
+from threadline.adapters.git import git_info
+from threadline.application.ports import (
     BlobStore,
     Problem,
     ReadTranscript,
@@ -31,10 +31,10 @@ from application.ports import (
     SourceFile,
     ThreadContent,
 )
-from domain.identity import imported_thread_id
-from domain.items import Unknown
-from domain.ledger import SourcePage, SourceVersion
-from domain.session import GitInfo, ThreadSummary, TranscriptSource
+from threadline.domain.identity import imported_thread_id
+from threadline.domain.items import Unknown
+from threadline.domain.ledger import SourcePage, SourceVersion
+from threadline.domain.session import GitInfo, ThreadSummary, TranscriptSource
 
 PAGE_BYTES = 4 * 1024 * 1024
 """Target size of one stored page of source lines."""

@@ -15,16 +15,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from adapters.cli.common import UserError, location_for, print_json, store_for
-from adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
-from adapters.persistence.sqlite_queries import (
+from threadline.adapters.cli.common import UserError, location_for, print_json, store_for
+from threadline.adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
+from threadline.adapters.persistence.sqlite_queries import (
     MARK_END,
     MARK_START,
     QueryBlobs,
     StoreNotFoundError,
 )
-from adapters.queries import open_queries
-from application.read_queries import (
+from threadline.adapters.queries import open_queries
+from threadline.application.read_queries import (
     ALL_PROJECTIONS,
     EAGER_PROJECTIONS,
     BadQueryError,
@@ -36,7 +36,7 @@ from application.read_queries import (
 )
 
 if TYPE_CHECKING:
-    from adapters.queries import Queries
+    from threadline.adapters.queries import Queries
 
 
 @contextmanager
@@ -51,7 +51,7 @@ def read_models_for(
     except StoreNotFoundError:
         behind = True
     if behind:
-        from adapters.cli import render
+        from threadline.adapters.cli import render
 
         # Indexing a large import for search takes seconds: show it on a terminal.
         with store_for(args) as store, render.EventProgress.start("catching up") as progress:
@@ -116,7 +116,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
         empty = "no threads match" if filtered else "no threads yet: try `threadline import`"
         print(empty, file=sys.stderr)
     else:
-        from adapters.cli.table import threads_table
+        from threadline.adapters.cli.table import threads_table
 
         threads_table(rows)
     if more and not args.json:
@@ -130,7 +130,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import orjson
 
-    from application.history import SourceLines, thread_items
+    from threadline.application.history import SourceLines, thread_items
 
     if args.start < 0 or (args.limit is not None and args.limit < 1):
         raise UserError("--from must be at least 0 and --limit at least 1")
@@ -148,11 +148,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"thread": thread, "items": items, "next_position": next_position})
     elif args.markdown:
-        from adapters.cli import render
+        from threadline.adapters.cli import render
 
         sys.stdout.write(render.markdown(thread, items, full=args.full))
     else:
-        from adapters.cli import render
+        from threadline.adapters.cli import render
 
         render.history(thread, items, full=args.full)
         if next_position is not None and args.limit is not None:
@@ -181,7 +181,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             row["score"] = -row.pop("rank")
         print_json(rows)
     else:
-        from adapters.cli import render
+        from threadline.adapters.cli import render
 
         render.search_results(rows, MARK_START, MARK_END)
     return EXIT_OK
@@ -193,7 +193,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        from adapters.cli import render
+        from threadline.adapters.cli import render
 
         render.ledger_table(rows)
     return EXIT_OK
@@ -209,7 +209,7 @@ def _known_names(names: Sequence[str]) -> list[str]:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from adapters.cli import render
+    from threadline.adapters.cli import render
 
     names = _known_names(args.names)
     with store_for(args) as store, render.EventProgress.start("rebuilding") as progress:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from adapters.cli.main import EXIT_USAGE, log_warnings
-from adapters.home import StoreLocation, resolve_location
+from threadline.adapters.cli.main import EXIT_USAGE, log_warnings
+from threadline.adapters.home import StoreLocation, resolve_location
 
 if TYPE_CHECKING:
-    from adapters.store import Store
+    from threadline.adapters.store import Store
 
 
 class UserError(Exception):
@@ -28,7 +28,7 @@ def location_for(args: argparse.Namespace) -> StoreLocation:
 
 @contextmanager
 def store_for(args: argparse.Namespace) -> Iterator[Store]:
-    from adapters.store import open_store
+    from threadline.adapters.store import open_store
 
     log_warnings()
     store = open_store(location_for(args))

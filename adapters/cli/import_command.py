@@ -14,16 +14,16 @@ import time
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-from adapters.claude_code.discovery import default_roots, discover
-from adapters.cli.common import UserError, location_for, store_for
-from adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, log_warnings
-from adapters.cli.summary import import_json, import_summary
-from adapters.persistence.sqlite_queries import StoreNotFoundError
-from adapters.queries import open_queries
-from application.reports import ImportReport, SourceReport
+from threadline.adapters.claude_code.discovery import default_roots, discover
+from threadline.adapters.cli.common import UserError, location_for, store_for
+from threadline.adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, log_warnings
+from threadline.adapters.cli.summary import import_json, import_summary
+from threadline.adapters.persistence.sqlite_queries import StoreNotFoundError
+from threadline.adapters.queries import open_queries
+from threadline.application.reports import ImportReport, SourceReport
 
 if TYPE_CHECKING:
-    from application.sources import SourceFile
+    from threadline.application.sources import SourceFile
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -84,8 +84,8 @@ def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, st
 def _import_changed(
     args: argparse.Namespace, sources: list[SourceFile], report: ImportReport
 ) -> None:
-    from adapters import import_workers
-    from adapters.cli import render
+    from threadline.adapters import import_workers
+    from threadline.adapters.cli import render
 
     log_warnings()
     progress = None if args.json else render.ImportProgress.start()
@@ -109,7 +109,7 @@ def _import_changed(
     if any(s.outcome not in ("skipped", "failed") for s in report.sources):
         from eventsourcing.persistence import PersistenceError
 
-        from application.importing import store_error_reason, with_store_retries
+        from threadline.application.importing import store_error_reason, with_store_retries
 
         try:  # what was saved stays saved; the read models also catch up on the next read
             with store_for(args) as store:

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds between catch-ups (PostgreSQL: at most, between saves) (default 1)",
     )
-    from adapters.cli.session_commands import add_session_parser
+    from threadline.adapters.cli.session_commands import add_session_parser
 
     add_session_parser(sub)
     return parser
@@ -119,16 +119,16 @@ def log_warnings() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "session":
-        from adapters.cli.session_commands import cmd_session
+        from threadline.adapters.cli.session_commands import cmd_session
 
         return cmd_session(args)
-    from adapters.cli.common import UserError, location_for
-    from adapters.home import StoreUnavailableError
+    from threadline.adapters.cli.common import UserError, location_for
+    from threadline.adapters.home import StoreUnavailableError
 
     if args.command == "import":
-        from adapters.cli.import_command import cmd_import as command
+        from threadline.adapters.cli.import_command import cmd_import as command
     else:
-        from adapters.cli import commands
+        from threadline.adapters.cli import commands
 
         command = getattr(commands, f"cmd_{args.command}")
     try:
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not _is_store_error(exc):
             raise
-        from application.importing import store_error_reason
+        from threadline.application.importing import store_error_reason
 
         where = location_for(args).where
         print(

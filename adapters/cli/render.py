@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from application.reports import SourceReport
-    from application.sources import SourceFile
+    from threadline.application.reports import SourceReport
+    from threadline.application.sources import SourceFile
 
 MIB = 1024 * 1024
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from adapters.home import StoreLocation
+    from threadline.adapters.home import StoreLocation
 
 # ``main`` builds its parser from this module for every command: heavier modules
 # (orjson, uuid) are imported where a session needs them.
@@ -46,8 +46,8 @@ def add_session_parser(sub: Any) -> None:
 def cmd_session(args: argparse.Namespace) -> int:
     from uuid import UUID
 
-    from adapters.home import StoreUnavailableError, resolve_location
-    from adapters.sessions.config import ConfigError, load_session_config
+    from threadline.adapters.home import StoreUnavailableError, resolve_location
+    from threadline.adapters.sessions.config import ConfigError, load_session_config
 
     try:
         location = resolve_location(args.home, args.database_url)
@@ -81,8 +81,8 @@ def cmd_session(args: argparse.Namespace) -> int:
 
 
 async def _run(location: StoreLocation, config: Any, thread_id: UUID | None) -> int:
-    from adapters.sessions import session_services
-    from application.sessions import ResumeFailedError, Sessions
+    from threadline.adapters.sessions import session_services
+    from threadline.application.sessions import ResumeFailedError, Sessions
 
     sessions = Sessions(session_services(location))
     try:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from application.reports import OUTCOMES
+from threadline.application.reports import OUTCOMES
 
 if TYPE_CHECKING:
-    from application.reports import ImportReport
+    from threadline.application.reports import ImportReport
 
 MIB = 1024 * 1024
 MAX_PROBLEMS_SHOWN = 50

@@ -12,8 +12,15 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel
+
+import threadline.domain
+
+# Stores written before the layers were installed as one package name their events
+# ``domain.session:Session.SessionImported``: such topics resolve into ``threadline.domain``
+# (ADR 0010; the projections read both spellings, ``application.projections.topics``).
+register_topic("domain", threadline.domain)
 
 
 class OrjsonTranscoder(Transcoder):

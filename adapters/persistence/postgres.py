@@ -35,12 +35,14 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
-from adapters.persistence.postgres_connection import (
+from threadline.adapters.persistence.postgres_connection import (
     CONNECT_TIMEOUT_SECONDS,
     SCHEMA,
     connect,
 )
-from adapters.persistence.sqlite_queries import SCHEMA_VERSION as READ_MODEL_SCHEMA_VERSION
+from threadline.adapters.persistence.sqlite_queries import (
+    SCHEMA_VERSION as READ_MODEL_SCHEMA_VERSION,
+)
 
 CREATION_LOCK_KEY = 0x7468726561646C6E
 """The advisory lock held while a process creates the schema and tables ("threadln")."""

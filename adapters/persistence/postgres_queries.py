@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from adapters.persistence.postgres_connection import SCHEMA, connect
-from adapters.persistence.sqlite_queries import (
+from threadline.adapters.persistence.postgres_connection import SCHEMA, connect
+from threadline.adapters.persistence.sqlite_queries import (
     MARK_END,
     MARK_START,
     SCHEMA_VERSION,
@@ -26,7 +26,7 @@ from adapters.persistence.sqlite_queries import (
     StoreNotFoundError,
     thread_list_sql,
 )
-from application.read_queries import SearchQuery, ThreadQuery, snippet
+from threadline.application.read_queries import SearchQuery, ThreadQuery, snippet
 
 EVENTS = f"{SCHEMA}.threadline_events"
 TRACKING = f"{SCHEMA}.threadline_tracking"

@@ -19,11 +19,11 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.sql import SQL
 
-from adapters.persistence.postgres import PostgresBlobStore
-from adapters.persistence.postgres_connection import SCHEMA
-from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
-from application.history import SourceLines
-from application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
+from threadline.adapters.persistence.postgres import PostgresBlobStore
+from threadline.adapters.persistence.postgres_connection import SCHEMA
+from threadline.adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
+from threadline.application.history import SourceLines
+from threadline.application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
 
 TEXT = 'TEXT COLLATE "C"'
 SEARCH_CHUNK_CHARS = 65536

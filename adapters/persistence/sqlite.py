@@ -27,7 +27,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from adapters.persistence.sqlite_queries import DB_FILENAME
+from threadline.adapters.persistence.sqlite_queries import DB_FILENAME
 
 LOCK_TIMEOUT_SECONDS = 30
 PAGE_SIZE = 65536

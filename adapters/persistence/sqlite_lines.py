@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from types import TracebackType
 
-from application.history import SourceLines
+from threadline.application.history import SourceLines
 
 
 class SQLiteSourceLines(SourceLines):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from application.read_queries import SearchQuery, ThreadQuery
+    from threadline.application.read_queries import SearchQuery, ThreadQuery
 
 
 DB_FILENAME = "threadline.db"
@@ -80,9 +80,9 @@ class ReadModelQueries:
             return []
         import orjson  # here, not at the top: ``threads`` starts without them
 
-        from adapters.persistence.sqlite_lines import SQLiteSourceLines
-        from application.history import item_text
-        from application.read_queries import snippet
+        from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
+        from threadline.application.history import item_text
+        from threadline.application.read_queries import snippet
 
         rows = []
         with SQLiteSourceLines(self.conn) as lines:

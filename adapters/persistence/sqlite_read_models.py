@@ -11,10 +11,10 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
-from adapters.persistence.sqlite_lines import SQLiteSourceLines
-from adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
-from application.history import SourceLines
-from application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
+from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
+from threadline.adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
+from threadline.application.history import SourceLines
+from threadline.application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
 
 TABLES = {
     "threads": [

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.home import StoreLocation, resolve_location
-from adapters.sessions.history import PromptLog
-from adapters.sessions.mcp import McpConnectionManager
-from adapters.sessions.shell import default_user_shell
-from adapters.store import Store, open_store
-from application.sessions import SessionServices
-from application.threadline import Threadline
+from threadline.adapters.home import StoreLocation, resolve_location
+from threadline.adapters.sessions.history import PromptLog
+from threadline.adapters.sessions.mcp import McpConnectionManager
+from threadline.adapters.sessions.shell import default_user_shell
+from threadline.adapters.store import Store, open_store
+from threadline.application.sessions import SessionServices
+from threadline.application.threadline import Threadline
 
 
 @dataclass

@@ -20,8 +20,8 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from application.sessions import McpServerConfig, SessionConfig
-from domain.session import SessionSettings
+from threadline.application.sessions import McpServerConfig, SessionConfig
+from threadline.domain.session import SessionSettings
 
 CONFIG_FILENAME = "config.toml"
 

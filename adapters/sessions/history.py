@@ -23,7 +23,7 @@ from uuid import UUID
 
 import orjson
 
-from application.sessions import HistoryMetadata
+from threadline.application.sessions import HistoryMetadata
 
 LOG_FILENAME = "history.jsonl"
 ID_FILENAME = "history.id"

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import anyio
 
-from application.sessions import McpServerConfig, McpStartup
+from threadline.application.sessions import McpServerConfig, McpStartup
 
 SEPARATOR = "__"
 """Tools are qualified as ``server__tool``."""

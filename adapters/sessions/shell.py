@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 
-from application.sessions import Shell
+from threadline.application.sessions import Shell
 
 _RC_FILES = {
     "bash": "~/.bashrc",

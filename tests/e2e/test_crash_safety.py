@@ -49,8 +49,8 @@ ITERATIONS = 20
 CONCURRENT_ROUNDS = 10
 WRITES = ("imported", "appended", "replaced")
 SOURCE_KIB = 300
-LEDGER_RECORDED = "domain.ledger:Import.LedgerRecorded"
-SESSION_IMPORTED = "domain.session:Session.SessionImported"
+LEDGER_RECORDED = "threadline.domain.ledger:Import.LedgerRecorded"
+SESSION_IMPORTED = "threadline.domain.session:Session.SessionImported"
 
 
 # -- a tree of eight sources ---------------------------------------------------------
@@ -280,8 +280,8 @@ def test_a_crash_after_saving_every_source_before_the_read_models_catch_up_is_re
     tmp_path: Path,
     new_home: Any,
 ) -> None:
-    from adapters.claude_code.reader import ClaudeCodeReader
-    from application.importing import TranscriptImporter
+    from threadline.adapters.claude_code.reader import ClaudeCodeReader
+    from threadline.application.importing import TranscriptImporter
 
     sources = make_tree(tmp_path / "user-home", random.Random(1))
     projects = tmp_path / "user-home" / ".claude" / "projects"
@@ -328,8 +328,8 @@ def at_the_same_time(count: int, work: Any) -> list[str]:
 def test_two_read_model_catch_ups_running_at_once_both_succeed(
     tmp_path: Path, new_home: Any
 ) -> None:
-    from adapters.claude_code.reader import ClaudeCodeReader
-    from application.importing import TranscriptImporter
+    from threadline.adapters.claude_code.reader import ClaudeCodeReader
+    from threadline.application.importing import TranscriptImporter
 
     sources = make_tree(tmp_path / "user-home", random.Random(2))
     home = new_home("home")

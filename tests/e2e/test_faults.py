@@ -113,8 +113,8 @@ def test_a_write_lock_held_past_every_retry_fails_with_one_line_and_writes_nothi
 
 @pytest.fixture
 def short_store_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    import adapters.persistence.sqlite as sqlite
-    import application.importing as importing
+    import threadline.adapters.persistence.sqlite as sqlite
+    import threadline.application.importing as importing
 
     monkeypatch.setattr(sqlite, "LOCK_TIMEOUT_SECONDS", 1)
     monkeypatch.setattr(importing, "STORE_ATTEMPTS", 2)
@@ -122,7 +122,7 @@ def short_store_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def opened_store(home: Path, short_store_timeouts: None) -> Iterator[object]:
-    from adapters.store import open_store
+    from threadline.adapters.store import open_store
 
     store = open_store(str(home))
     yield store
@@ -136,9 +136,9 @@ def test_a_lock_taken_while_an_import_runs_fails_only_what_is_left_and_saves_no_
     opened_store: object,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from adapters.claude_code.reader import ClaudeCodeReader
-    from adapters.store import Store
-    from application.importing import TranscriptImporter
+    from threadline.adapters.claude_code.reader import ClaudeCodeReader
+    from threadline.adapters.store import Store
+    from threadline.application.importing import TranscriptImporter
 
     assert isinstance(opened_store, Store)
     reader = ClaudeCodeReader()
@@ -155,7 +155,7 @@ def test_a_lock_taken_while_an_import_runs_fails_only_what_is_left_and_saves_no_
     assert [str(p) for p in reports[0].problems] == [
         f"{sources[1].path}: not imported: database is locked"
     ]
-    retries = [r for r in caplog.records if r.name == "application.importing"]
+    retries = [r for r in caplog.records if r.name == "threadline.application.importing"]
     assert len(retries) == 1  # one retry; the sources after it are not tried at all
     assert [opened_store.app.ledger_entry(s) for s in sources[1:]] == [None] * len(reports)
     imported(tree.claude_home, home)

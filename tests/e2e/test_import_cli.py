@@ -37,8 +37,8 @@ from conftest import (
 
 pytestmark = pytest.mark.both_stores
 
-HISTORY_REPLACED = "domain.session:Session.HistoryReplaced"
-ITEMS_RECORDED = "domain.session:Session.ItemsRecorded"
+HISTORY_REPLACED = "threadline.domain.session:Session.HistoryReplaced"
+ITEMS_RECORDED = "threadline.domain.session:Session.ItemsRecorded"
 
 
 # -- helpers: what the source says, what the CLI shows ---------------------------
@@ -293,7 +293,7 @@ def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_
 
     reimport = ["import", str(claude_tree.claude_home), "--json"]
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "adapters.cli.main", *reimport],
+        [sys.executable, "-X", "importtime", "-m", "threadline.adapters.cli.main", *reimport],
         cwd=REPO,
         env=cli_env(home),
         capture_output=True,
@@ -308,7 +308,13 @@ def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_
         for line in done.stderr.splitlines()
         if line.startswith("import time:")
     }
-    heavy = {"eventsourcing", "pydantic", "rich", "domain", "adapters.claude_code.mapping"}
+    heavy = {
+        "eventsourcing",
+        "pydantic",
+        "rich",
+        "threadline.domain",
+        "threadline.adapters.claude_code.mapping",
+    }
     if not on_postgres(home):  # psycopg loads these itself
         heavy |= {"orjson", "dataclasses", "asyncio"}
     assert heavy.isdisjoint(loaded), sorted(heavy & loaded)
@@ -437,7 +443,7 @@ def test_a_touched_source_is_skipped_and_only_its_new_mtime_is_recorded_for_the_
     assert source_report(report, path)["outcome"] == "skipped"
     assert report["counts"]["skipped"] == 1
     new = query(home, "SELECT topic FROM stored_events WHERE rowid > ?", (top,))
-    assert new == [("domain.ledger:Import.SourceTouched",)]  # no thread event, no item
+    assert new == [("threadline.domain.ledger:Import.SourceTouched",)]  # no thread event, no item
     [entry] = run_cli("ledger", "--json", home=home).json()
     assert entry["mtime_ns"] == touched
     assert source_report(again, path)["outcome"] == "skipped"

@@ -34,7 +34,7 @@ from conftest import (
 )
 from eventsourcing.persistence import IntegrityError
 
-from application.projections import PROJECTIONS, CatchUp, Op
+from threadline.application.projections import PROJECTIONS, CatchUp, Op
 
 pytestmark = pytest.mark.both_stores
 

@@ -217,6 +217,10 @@ def test_a_caught_up_thread_list_loads_neither_the_event_store_nor_the_search_co
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
-    heavy = {"pydantic", "eventsourcing", "domain", "rich"}
+    heavy = {"pydantic", "eventsourcing", "rich"}
     assert {m for m in loaded if m.split(".")[0] in heavy} == set()
-    assert {"application.history", "application.projections"} & loaded == set()
+    assert {m for m in loaded if m.startswith("threadline.domain")} == set()
+    assert {
+        "threadline.application.history",
+        "threadline.application.projections",
+    } & loaded == set()

@@ -15,8 +15,8 @@ import pytest
 from conftest import REPO, ClaudeTree, cli_command, cli_env, event_topics, run_cli
 from session_support import SERVERS, is_running, read_pid
 
-from adapters.claude_code.reader import AGENT
-from domain.identity import imported_thread_id
+from threadline.adapters.claude_code.reader import AGENT
+from threadline.domain.identity import imported_thread_id
 
 pytestmark = pytest.mark.both_stores
 
@@ -76,9 +76,9 @@ def test_session_start_prints_events_records_stdin_prompts_and_shuts_down(
     ]
     assert not is_running(read_pid(pid_file))
     assert event_topics(home, configured["session_id"]) == [
-        "domain.session:Session.SessionConfigured",
-        "domain.session:Session.ItemsRecorded",
-        "domain.session:Session.ItemsRecorded",
+        "threadline.domain.session:Session.SessionConfigured",
+        "threadline.domain.session:Session.ItemsRecorded",
+        "threadline.domain.session:Session.ItemsRecorded",
     ]
 
 
@@ -178,9 +178,9 @@ def test_an_imported_claude_code_thread_can_be_resumed_live(
     messages = configured["initial_messages"]
     assert messages[0]["parts"] == ["Fix the flaky date test"]
     topics = event_topics(home, thread_id)
-    assert topics[0] == "domain.session:Session.SessionImported"
+    assert topics[0] == "threadline.domain.session:Session.SessionImported"
     assert topics[-3:] == [
-        "domain.session:Session.RolloutResumed",
-        "domain.session:Session.ItemsRecorded",
-        "domain.session:Session.ItemsRecorded",
+        "threadline.domain.session:Session.RolloutResumed",
+        "threadline.domain.session:Session.ItemsRecorded",
+        "threadline.domain.session:Session.ItemsRecorded",
     ]

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import Conversation, query, session_uuid, slug
 
-from adapters import import_workers
-from adapters.claude_code.discovery import discover
-from adapters.home import resolve_location
-from adapters.store import Store, open_store
+from threadline.adapters import import_workers
+from threadline.adapters.claude_code.discovery import discover
+from threadline.adapters.home import resolve_location
+from threadline.adapters.store import Store, open_store
 
 
 def _tree(root: Path, sessions: int) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from adapters.store import open_store
+from threadline.adapters.store import open_store
 
 MIB = 1024 * 1024
 

@@ -25,15 +25,15 @@ from session_support import (
     slowed,
 )
 
-from adapters.sessions import session_services
-from adapters.sessions.history import PromptLog
-from application.sessions import LiveSession, ResumeFailedError, SessionConfig, Sessions
-from domain.items import UserMessage
-from domain.session import CwdNotAbsoluteError
+from threadline.adapters.sessions import session_services
+from threadline.adapters.sessions.history import PromptLog
+from threadline.application.sessions import LiveSession, ResumeFailedError, SessionConfig, Sessions
+from threadline.domain.items import UserMessage
+from threadline.domain.session import CwdNotAbsoluteError
 
 pytestmark = pytest.mark.both_stores
 
-TOPIC = "domain.session:Session."
+TOPIC = "threadline.domain.session:Session."
 
 
 def run(coro: Any) -> Any:

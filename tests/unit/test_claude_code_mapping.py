@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 import pytest
 
-from adapters.claude_code import reader as reader_module
-from adapters.claude_code.mapping import INLINE_JSON_BYTES, INLINE_TEXT_CHARS
-from adapters.claude_code.reader import ClaudeCodeReader
-from application.history import SourceLines, full_item
-from application.ports import ReadTranscript, ResumePoint, SourceFile
-from domain.identity import imported_thread_id
-from domain.items import (
+from threadline.adapters.claude_code import reader as reader_module
+from threadline.adapters.claude_code.mapping import INLINE_JSON_BYTES, INLINE_TEXT_CHARS
+from threadline.adapters.claude_code.reader import ClaudeCodeReader
+from threadline.application.history import SourceLines, full_item
+from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile
+from threadline.domain.identity import imported_thread_id
+from threadline.domain.items import (
     AssistantMessage,
     Image,
     ImageRef,
@@ -37,7 +37,7 @@ from domain.items import (
     Unknown,
     UserMessage,
 )
-from domain.session import GitInfo
+from threadline.domain.session import GitInfo
 
 SESSION_ID = "5b1c7f0e-8d2a-4c3b-9e4f-0a1b2c3d4e5f"
 CWD = "/nonexistent/threadline-tests/project"

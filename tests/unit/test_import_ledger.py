@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.ledger import Import, NoVersionRecordedError, SourceVersion
+from threadline.domain.ledger import Import, NoVersionRecordedError, SourceVersion
 
 
 def version(mtime_ns: int) -> SourceVersion:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from adapters.cli import summary
-from application.reports import ImportReport, SourceReport
-from application.sources import Problem
+from threadline.adapters.cli import summary
+from threadline.application.reports import ImportReport, SourceReport
+from threadline.application.sources import Problem
 
 
 def a_report() -> ImportReport:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.persistence.sqlite_queries import thread_list_sql
-from application.read_queries import (
+from threadline.adapters.persistence.sqlite_queries import thread_list_sql
+from threadline.application.read_queries import (
     BadQueryError,
     Cursor,
     SearchQuery,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.persistence.postgres_read_models import SEARCH_CHUNK_CHARS, search_chunks
+from threadline.adapters.persistence.postgres_read_models import SEARCH_CHUNK_CHARS, search_chunks
 
 
 def test_a_text_that_fits_is_one_row_and_an_empty_one_none() -> None:

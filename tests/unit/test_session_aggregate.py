@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.items import UserMessage
-from domain.session import (
+from threadline.domain.items import UserMessage
+from threadline.domain.session import (
     LIVE_AGENT,
     CwdNotAbsoluteError,
     HistoryOutOfOrderError,

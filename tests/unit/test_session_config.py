@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sessions.config import ConfigError, load_session_config, parse_session_config
-from adapters.sessions.shell import default_user_shell
+from threadline.adapters.sessions.config import (
+    ConfigError,
+    load_session_config,
+    parse_session_config,
+)
+from threadline.adapters.sessions.shell import default_user_shell
 
 
 def write_config(home: Path, text: str) -> Path:

@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.persistence.codec import CODEC_ENV
-from application.sessions import (
+from threadline.adapters.persistence.codec import CODEC_ENV
+from threadline.application.sessions import (
     HistoryMetadata,
     McpServerConfig,
     McpStartup,
@@ -21,8 +21,8 @@ from application.sessions import (
     SessionServices,
     Shell,
 )
-from application.threadline import Threadline
-from domain.session import SessionSettings
+from threadline.application.threadline import Threadline
+from threadline.domain.session import SessionSettings
 
 SETTINGS = SessionSettings(
     model="gpt-5-codex",

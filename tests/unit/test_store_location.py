@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.home import StoreUnavailableError, redact, resolve_location
+from threadline.adapters.home import StoreUnavailableError, redact, resolve_location
 
 
 def test_a_database_url_password_is_never_shown() -> None:

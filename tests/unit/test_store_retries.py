@@ -22,10 +22,10 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 
-import application.importing as importing
-from application.importing import TranscriptImporter, is_retryable, is_transient
-from application.reports import SourceReport
-from application.sources import SourceFile
+import threadline.application.importing as importing
+from threadline.application.importing import TranscriptImporter, is_retryable, is_transient
+from threadline.application.reports import SourceReport
+from threadline.application.sources import SourceFile
 
 SECRET = "sk-ant-do-not-log-me"
 
@@ -98,7 +98,7 @@ def quick_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "application.importing"]
+    return [r.getMessage() for r in caplog.records if r.name == "threadline.application.importing"]
 
 
 def test_a_dropped_connection_is_retried_each_retry_logged_and_the_source_imported(

@@ -7,16 +7,16 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.identity import import_id
-from domain.items import UserMessage
-from domain.ledger import (
+from threadline.domain.identity import import_id
+from threadline.domain.items import UserMessage
+from threadline.domain.ledger import (
     Import,
     SecondThreadForSourceError,
     SourcePage,
     SourceVersion,
     check_thread_never_changes,
 )
-from domain.session import (
+from threadline.domain.session import (
     MAX_ITEMS_PER_CHUNK,
     GitInfo,
     HistoryOutOfOrderError,
@@ -25,7 +25,7 @@ from domain.session import (
     TranscriptSource,
     check_is_next_position,
 )
-from domain.titles import (
+from threadline.domain.titles import (
     FALLBACK_TITLE,
     TITLE_MAX_CHARS,
     choose_title,

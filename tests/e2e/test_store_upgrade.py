@@ -1,0 +1,119 @@
+"""A store written by an earlier release opens, takes new writes and rebuilds.
+
+``tests/fixtures/store-bfc55ee/threadline.db`` was written by commit bfc55ee (before
+the layers were installed as the one ``threadline`` package, ADR 0010): it imported
+``samples/claude`` from ``/tmp/threadline-v0.1-store/claude``, ran one live session
+with two prompts and indexed the threads for search. Its events are stored under the
+old topics (``domain.session:Session.ItemsRecorded``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from conftest import REPO, ClaudeTree, cli_command, cli_env, run_cli
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-bfc55ee" / "threadline.db"
+IMPORTED = {
+    "54d1a177-dea6-52b3-bf6a-dcc8326de4a5": ("Fix stale forecast cache after midnight", 12),
+    "e7237a54-0d75-5148-8efe-332390ab244f": ("Hourly forecast endpoint", 13),
+    "2fefc63f-07c5-545e-a898-3d0f2298bd40": (
+        "Find every use of date.today() and datetime.now() without a tz.",
+        2,
+    ),
+}
+LIVE_SESSION = "b49a1420-c646-4aaa-83c2-f16f6bec0468"
+
+
+def old_store(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    shutil.copyfile(FIXTURE, home / "threadline.db")
+    (home / "threadline.db").chmod(0o600)
+    return home
+
+
+def topics(home: Path) -> set[str]:
+    with sqlite3.connect(home / "threadline.db") as conn:
+        return {t for (t,) in conn.execute("SELECT DISTINCT topic FROM stored_events")}
+
+
+def threads(home: Path) -> dict[str, tuple[str, int]]:
+    listed = run_cli("threads", "--json", home=home)
+    assert listed.returncode == 0, listed.stderr
+    return {t["thread_id"]: (t["title"], t["item_count"]) for t in listed.json()}
+
+
+def test_the_fixture_holds_only_the_old_topics(tmp_path: Path) -> None:
+    assert all(t.startswith("domain.") for t in topics(old_store(tmp_path)))
+
+
+def test_a_store_from_the_earlier_release_reads_as_it_was_written(tmp_path: Path) -> None:
+    home = old_store(tmp_path)
+
+    assert threads(home) == IMPORTED
+    shown = run_cli("show", "e7237a54", "--json", home=home)
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.json()["items"]) == 13
+    found = run_cli("search", "forecast", "--json", home=home)
+    assert found.returncode == 0, found.stderr
+    assert {r["thread_id"] for r in found.json()} <= set(IMPORTED)
+    assert found.json()
+
+
+def test_a_store_from_the_earlier_release_takes_new_imports_and_sessions(
+    tmp_path: Path, claude_tree: ClaudeTree
+) -> None:
+    home = old_store(tmp_path)
+
+    imported = run_cli("import", claude_tree.claude_home, "--json", home=home)
+    resumed = subprocess.run(
+        cli_command("session", "resume", LIVE_SESSION, "--cwd", str(tmp_path)),
+        cwd=REPO,
+        env=cli_env(home),
+        input="third prompt\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert imported.returncode == 0, imported.stderr
+    assert imported.json()["counts"]["imported"] >= 1
+    assert resumed.returncode == 0, resumed.stderr
+    configured = json.loads(resumed.stdout.splitlines()[0])
+    # The session was rebuilt from its old events: its two prompts come back.
+    assert (configured["type"], configured["resumed"]) == ("SessionConfigured", True)
+    assert [m["parts"] for m in configured["initial_messages"]][-2:] == [
+        ["first prompt"],
+        ["second prompt"],
+    ]
+    listed = threads(home)
+    assert set(IMPORTED) < set(listed)
+    assert all(listed[t] == IMPORTED[t] for t in IMPORTED)
+    assert {t.split(":")[0] for t in topics(home)} >= {
+        "domain.session",
+        "threadline.domain.session",
+    }
+
+
+def test_a_store_from_the_earlier_release_rebuilds_to_the_same_rows(
+    tmp_path: Path, claude_tree: ClaudeTree
+) -> None:
+    home = old_store(tmp_path)
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    before = run_cli("threads", "--json", home=home).json()
+    ledger_before = run_cli("ledger", "--json", home=home).json()
+
+    rebuilt = run_cli("rebuild", home=home)
+
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert run_cli("threads", "--json", home=home).json() == before
+    assert run_cli("ledger", "--json", home=home).json() == ledger_before
+    assert set(IMPORTED) <= {t["thread_id"] for t in before}
+    found = run_cli("search", "midnight", "--json", home=home).json()
+    assert "54d1a177-dea6-52b3-bf6a-dcc8326de4a5" in {r["thread_id"] for r in found}
