@@ -11,9 +11,9 @@ from conftest import REPO
 
 
 def test_the_wheel_holds_only_the_threadline_package_and_its_metadata(tmp_path: Path) -> None:
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation"]
-        + ["-q", "-w", str(tmp_path)],
+        [*pip_wheel, "-q", "-w", str(tmp_path), str(REPO)],
         capture_output=True,
         text=True,
         timeout=300,
