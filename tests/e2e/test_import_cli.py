@@ -318,6 +318,10 @@ def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_
     if not on_postgres(home):  # psycopg loads these itself
         heavy |= {"orjson", "dataclasses", "asyncio"}
     assert heavy.isdisjoint(loaded), sorted(heavy & loaded)
+    # Every first-party module under its installed name, none under a bare layer name.
+    bare = {m for m in loaded if m.split(".")[0] in ("domain", "application", "adapters")}
+    assert bare == set()
+    assert "threadline.adapters.cli.main" in loaded
 
 
 def test_appended_lines_are_appended_to_the_same_thread_and_earlier_items_stay(
