@@ -16,14 +16,19 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 
 
+MARK_START = "\x02"
+MARK_END = "\x03"
+"""Around each match in a search snippet; the CLI turns them into highlighting or ``**``."""
+
+
 class StoreNotFoundError(Exception):
     """There is no store at that location yet."""
 
 
 class ReadModels(Protocol):
     """Queries over the read models (thread list, history, ledger, search) and the
-    stored bytes they point into. One implementation per store dialect, one code path
-    above it (``adapters/persistence/read_models.py``)."""
+    stored bytes they point into. One code path for every store
+    (``adapters/persistence/read_models.py``), thin subclasses per dialect."""
 
     def close(self) -> None: ...
 
@@ -47,7 +52,10 @@ class ReadModels(Protocol):
 
     def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]: ...
 
-    def search(self, query: SearchQuery) -> list[Row]: ...
+    def search(self, query: SearchQuery) -> list[Row]:
+        """Ranked matches, best first, each with a snippet marked by ``MARK_START`` and
+        ``MARK_END`` and its ``rank`` (lower is better)."""
+        ...
 
     def ledger(self) -> list[Row]: ...
 
@@ -56,3 +64,16 @@ class ReadModels(Protocol):
         ...
 
     def blob(self, key: str) -> bytes: ...
+
+
+class QueryBlobs:
+    """The blob store, read-only, for resolving references while reading history."""
+
+    def __init__(self, queries: ReadModels) -> None:
+        self.queries = queries
+
+    def put(self, data: bytes) -> str:  # pragma: no cover - never called on the read path
+        raise PermissionError("the read path does not write blobs")
+
+    def get(self, key: str) -> bytes:
+        return self.queries.blob(key)

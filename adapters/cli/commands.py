@@ -17,12 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from threadline.adapters.cli.common import UserError, location_for, print_json, store_for
 from threadline.adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
-from threadline.adapters.persistence.sqlite_queries import (
-    MARK_END,
-    MARK_START,
-    QueryBlobs,
-    StoreNotFoundError,
-)
 from threadline.adapters.queries import open_queries
 from threadline.application.read_queries import (
     ALL_PROJECTIONS,
@@ -34,15 +28,16 @@ from threadline.application.read_queries import (
     parse_moment,
     row_cursor,
 )
+from threadline.application.views import MARK_END, MARK_START, QueryBlobs, StoreNotFoundError
 
 if TYPE_CHECKING:
-    from threadline.adapters.queries import Queries
+    from threadline.application.views import ReadModels
 
 
 @contextmanager
 def read_models_for(
     args: argparse.Namespace, names: Sequence[str] = EAGER_PROJECTIONS
-) -> Iterator[Queries]:
+) -> Iterator[ReadModels]:
     """Up-to-date read models: caught up first if a write left them behind."""
     location = location_for(args)
     try:
@@ -60,7 +55,7 @@ def read_models_for(
         yield queries
 
 
-def thread_query(args: argparse.Namespace, queries: Queries) -> ThreadQuery:
+def thread_query(args: argparse.Namespace, queries: ReadModels) -> ThreadQuery:
     try:
         return ThreadQuery(
             cwds=tuple(_directory(c) for c in args.cwd),
@@ -83,7 +78,7 @@ def _directory(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def _one_thread(queries: Queries, prefix: str) -> str:
+def _one_thread(queries: ReadModels, prefix: str) -> str:
     matches = queries.find_threads(prefix)
     if not matches:
         raise UserError(f"no thread {prefix!r}", EXIT_PROBLEMS)

@@ -18,9 +18,9 @@ from threadline.adapters.claude_code.discovery import default_roots, discover
 from threadline.adapters.cli.common import UserError, location_for, store_for
 from threadline.adapters.cli.main import EXIT_FAILED, EXIT_OK, EXIT_PROBLEMS, log_warnings
 from threadline.adapters.cli.summary import import_json, import_summary
-from threadline.adapters.persistence.sqlite_queries import StoreNotFoundError
 from threadline.adapters.queries import open_queries
 from threadline.application.reports import ImportReport, SourceReport
+from threadline.application.views import StoreNotFoundError
 
 if TYPE_CHECKING:
     from threadline.application.sources import SourceFile

@@ -21,7 +21,7 @@ from psycopg.sql import SQL
 
 from threadline.adapters.persistence.postgres import PostgresBlobStore
 from threadline.adapters.persistence.postgres_connection import SCHEMA
-from threadline.adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
+from threadline.adapters.persistence.read_models import SCHEMA_VERSION, TRACKING_PREFIX
 from threadline.application.history import SourceLines
 from threadline.application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
 

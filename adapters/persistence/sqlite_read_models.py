@@ -11,8 +11,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
+from threadline.adapters.persistence.read_models import SCHEMA_VERSION, TRACKING_PREFIX
 from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
-from threadline.adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from threadline.application.history import SourceLines
 from threadline.application.projections import LEDGER_COLUMNS, SUMMARY_COLUMNS, THREAD_COLUMNS, Op
 
@@ -38,7 +38,7 @@ TABLES = {
             parent_thread_id TEXT,
             spawned_by_call_id TEXT,
             archived INTEGER NOT NULL DEFAULT 0)""",
-        # The thread list's two orders (application/read_queries.py, thread_list_sql).
+        # The thread list's two orders (read_models.thread_list_sql).
         "CREATE INDEX IF NOT EXISTS threads_by_updated"
         " ON threads (coalesce(updated_at, created_at, ''), thread_id)",
         "CREATE INDEX IF NOT EXISTS threads_by_created"
