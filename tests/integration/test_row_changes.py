@@ -49,6 +49,11 @@ def test_every_kind_of_change_but_search_has_a_statement_with_a_value_for_each_f
             assert sql.count(mark) == len(kind._fields), kind.__name__
 
 
+def test_a_new_thread_has_the_summary_columns_in_the_order_an_update_sets_them() -> None:
+    # The projection makes one from the other: InsertThread(thread_id, *summary[:-1], ...).
+    assert InsertThread._fields[1 : len(UpdateSummary._fields)] == UpdateSummary._fields[:-1]
+
+
 def test_a_run_of_one_kind_is_one_batch_and_the_order_is_kept() -> None:
     calls: list[tuple[str, Any]] = []
     cursor = SimpleNamespace(executemany=lambda sql, rows: calls.append((sql, list(rows))))
