@@ -7,7 +7,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile, ThreadContent
+from threadline.application.ports import (
+    ReadMode,
+    ReadTranscript,
+    ResumePoint,
+    SourceFile,
+    ThreadContent,
+)
 from threadline.domain.identity import imported_thread_id, sidechain_thread_id
 from threadline.domain.ledger import Import, Outcome
 from threadline.domain.session import Session
@@ -98,7 +104,7 @@ class Threadline(Application[UUID]):
         return outcome
 
     def _record_thread(
-        self, thread_id: UUID, content: ThreadContent, mode: str, existing: UUID | None
+        self, thread_id: UUID, content: ThreadContent, mode: ReadMode, existing: UUID | None
     ) -> tuple[Outcome, Session]:
         outcome: Outcome
         if existing is None:

@@ -25,7 +25,7 @@ from threadline.domain.session import (
     TranscriptSource,
     check_is_next_position,
 )
-from threadline.domain.titles import (
+from threadline.adapters.claude_code.titles import (
     FALLBACK_TITLE,
     TITLE_MAX_CHARS,
     choose_title,
