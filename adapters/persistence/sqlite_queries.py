@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from threadline.application.views import StoreNotFoundError
+
 if TYPE_CHECKING:
     from threadline.application.read_queries import SearchQuery, ThreadQuery
 
@@ -22,10 +24,6 @@ TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
 SCHEMA_VERSION = 8
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
-
-
-class StoreNotFoundError(Exception):
-    pass
 
 
 class ReadModelQueries:
