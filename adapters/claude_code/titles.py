@@ -1,4 +1,5 @@
-"""Thread titles and previews, derived from what the user really typed."""
+"""Thread titles and previews from Claude Code transcripts: what the user really typed,
+without the tags and notices the Claude Code harness wraps around it."""
 
 from __future__ import annotations
 
