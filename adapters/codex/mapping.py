@@ -121,6 +121,7 @@ class Meta:
     parent_thread_id: str | None = None
     agent_nickname: str | None = None
     agent_role: str | None = None
+    spawn_call_id: str | None = None
 
 
 @dataclass
@@ -154,6 +155,7 @@ class RolloutMapper:
         self._turn = _Turn()
         self._last_total: dict[str, int] | None = None
         self._replaying_from: str | None = None
+        self._replay_by_time = False
         self._replayed: list[int] = []
         self.replayed_parent: str | None = None
 
@@ -255,25 +257,39 @@ class RolloutMapper:
                 m.source, "parent_thread_id"
             )
             m.agent_nickname = m.agent_nickname or _spawn(m.source, "agent_nickname")
+            m.spawn_call_id = _spawn(m.source, "spawn_call_id")
+            if m.parent_thread_id or m.forked_from_id:
+                # A child may replay its parent's history first, with the parent's (earlier)
+                # times: those lines are the parent's, not new items of this thread.
+                self._replaying_from = m.parent_thread_id or m.forked_from_id
+                self._replay_by_time = True
+                self._replayed = []
             return
         if meta_id is not None and self.meta.id is not None and meta_id != self.meta.id:
             # A child or fork that copies its parent's meta and replays its history
             # (older builds): that history is the parent's, not new items of this thread.
             if not any(i is not None and not isinstance(i, SystemNote) for i in self.items):
                 self._replaying_from = meta_id
-                self._replayed = [line.number]
+                self._replay_by_time = False
+                self._replayed = [*self._replayed, line.number]
             return
         if isinstance(p.get("git"), dict):
             self.meta.git = p["git"]  # the meta line written again with git info
 
     def _replay_ends(self, kind: str, payload: dict[str, Any], ts: datetime | None) -> bool:
-        """The child's own first turn starts (at or after its own start time)."""
+        """The child's own history begins: its first line stamped at or after its own start
+        (or, after a copied parent meta, its own first turn)."""
+        start = self.meta.timestamp
+        if self._replay_by_time:
+            return start is None or ts is None or ts >= start
         if kind == "event_msg" and payload.get("type") in ("task_started", "turn_started"):
-            start = self.meta.timestamp
             return start is None or ts is None or ts >= start
         return False
 
     def _end_replay(self, line: LineAt, ts: datetime | None) -> None:
+        if not self._replayed:  # nothing was replayed (a fork that names its parent's lines)
+            self._replaying_from = None
+            return
         self.replayed_parent = self._replaying_from
         self.items.append(
             SystemNote(

@@ -121,6 +121,7 @@ class CodexReader:
             ),
             items=items,
             parent_thread_id=parent_thread,
+            spawned_by_call_id=meta.spawn_call_id,
             conversation_id=thread_id,
             lineage=lineage,
         )

@@ -805,3 +805,62 @@ def test_discovery_finds_dated_flat_and_archived_rollouts_once(tmp_path: Path) -
 def test_discovery_of_the_real_fixture_tree() -> None:
     found, problems = discover([str(REAL / "exec")])
     assert len(found) == 4 and not problems
+
+
+# -- public samples (claude-code-log's test data; tests/fixtures/README.md) -----------------
+
+PUBLIC = FIXTURES / "public" / "claude-code-log"
+
+
+def test_public_sample_session_with_every_tool_kind() -> None:
+    (path,) = (PUBLIC / "sessions" / "2026" / "01" / "02").glob("*.jsonl")
+    result = read(path)
+    assert not result.problems
+    items = main(result).items
+    assert [i.type for i in items] == [
+        "system",  # turn_context: synthetic-model
+        "user",
+        "reasoning",
+        "tool_call",
+        "tool_result",
+        "tool_call",
+        "tool_result",
+        "tool_call",
+        "tool_result",
+        "assistant",
+        "unknown",
+    ]
+    (reasoning,) = of(items, Reasoning)
+    assert reasoning.signature == "SYNTHETIC_ENCRYPTED_CONTENT_MUST_NOT_RENDER"
+    calls = of(items, ToolCall)
+    assert [c.name for c in calls] == ["exec_command", "apply_patch", "mcp__synthetic__lookup"]
+    assert calls[0].input == {"cmd": "find . -maxdepth 1 -type f"}
+    (answer,) = of(items, AssistantMessage)
+    assert answer.model == "synthetic-model"
+    assert of(items, Unknown)[0].record_type == "future_synthetic_record"
+
+
+def test_public_sample_subagent_replaying_its_parent_prefix() -> None:
+    parent, child = sorted((PUBLIC / "sessions" / "2026" / "01" / "03").glob("*.jsonl"))
+    thread = main(read(child))
+    assert [u.parts for u in of(thread.items, UserMessage)] == [["Inspect fixtures."]]
+    assert not of(thread.items, ToolCall)  # the replayed spawn call is the parent's
+    assert [a.parts for a in of(thread.items, AssistantMessage)] == [
+        ["The fixtures are fully synthetic."]
+    ]
+    assert thread.spawned_by_call_id == "call-spawn-001"
+    assert thread.parent_thread_id == imported_thread_id("codex", os.path.realpath(parent))
+    (replay,) = notes(thread.items, "replayed_parent_history")
+    assert replay.data is not None and replay.data["lines"] == 2
+
+
+def test_public_samples_flat_archived_and_malformed() -> None:
+    found, problems = discover([str(PUBLIC)])  # a Codex home: sessions/ and archived_sessions/
+    assert len(found) == 5 and not problems
+    flat = main(read(PUBLIC / "sessions" / "rollout-44444444-4444-4444-8444-444444444444.jsonl"))
+    assert [i.type for i in flat.items] == ["user", "assistant"]
+    malformed = read(PUBLIC / "malformed" / "rollout-66666666-6666-4666-8666-666666666666.jsonl")
+    assert [p.line for p in malformed.problems] == [3]
+    assert [u.parts for u in of(main(malformed).items, UserMessage)] == [
+        ["Safe line before malformed input."]
+    ]

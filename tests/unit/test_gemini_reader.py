@@ -419,3 +419,22 @@ def test_unknown_records_and_bad_lines_are_reported_by_line(tmp_path: Path) -> N
     result = read(chat(tmp_path, [meta(), "{nope", {"what": 1}, user("u1", "still here")]))
     assert [p.line for p in result.problems] == [2, 3]
     assert [i.type for i in main(result).items] == ["user"]
+
+
+def test_public_sample_whole_file_chat() -> None:
+    """ai-sessions' Gemini sample (tests/fixtures/README.md): a whole-file chat."""
+    (path,) = (REAL.parent / "public").rglob("session-*.json")
+    result = read(path)
+    assert not result.problems
+    thread = main(result)
+    kinds = [i.type for i in thread.items]
+    assert kinds.count("tool_call") == kinds.count("tool_result") == 3
+    assert [u.parts for u in of(thread.items, UserMessage)] == [
+        ["List the files in the current directory"],
+        ["Great! Can you read the README?"],
+    ]
+    results = of(thread.items, ToolResult)
+    assert results[0].output.startswith("Directory listing for /Users/test/project:\n")
+    assert isinstance(results[2].output, list) and len(results[2].output) == 3
+    assert thread.summary.models == ["gemini-2.5-pro", "gemini-2.0-flash"]
+    assert of(thread.items, Reasoning)[0].text.startswith("**Analyzing Directory")
