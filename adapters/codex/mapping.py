@@ -308,16 +308,19 @@ class RolloutMapper:
         self._replaying_from = None
         self._last_total = None  # the parent's cumulative usage was replayed too
 
+    def restore_turn_context(self, p: dict[str, Any]) -> None:
+        """The turn context in force before an appended read (already imported)."""
+        self.model = as_str(p.get("model"))
+        self.effort = _effort(p)
+        self._last_context = (self.model, self.effort)
+        self._turn = _Turn(id=as_str(p.get("turn_id")))
+
     def _turn_context(self, p: dict[str, Any], line: LineAt, ts: datetime | None) -> None:
         turn_id = as_str(p.get("turn_id"))
         if turn_id and turn_id != self._turn.id:
             self._turn = _Turn(id=turn_id)
         model = as_str(p.get("model"))
-        effort = as_str(p.get("effort"))
-        if effort is None and isinstance(p.get("collaboration_mode"), dict):
-            settings = p["collaboration_mode"].get("settings")
-            if isinstance(settings, dict):
-                effort = as_str(settings.get("reasoning_effort"))
+        effort = _effort(p)
         self.model, self.effort = model or self.model, effort
         if model and model not in self.models:
             self.models.append(model)
@@ -791,6 +794,15 @@ class RolloutMapper:
 def _legacy_meta(record: dict[str, Any]) -> bool:
     """The first line of a rollout from before the ``{timestamp,type,payload}`` envelope."""
     return "type" not in record and "id" in record and "timestamp" in record
+
+
+def _effort(p: dict[str, Any]) -> str | None:
+    effort = as_str(p.get("effort"))
+    if effort is None and isinstance(p.get("collaboration_mode"), dict):
+        settings = p["collaboration_mode"].get("settings")
+        if isinstance(settings, dict):
+            effort = as_str(settings.get("reasoning_effort"))
+    return effort
 
 
 def _spawn(source: Any, key: str) -> str | None:

@@ -45,9 +45,10 @@ class CodexReader:
         mapper = RolloutMapper(path, blobs)
 
         def started(mode: str) -> None:
-            if mode == "append":
+            if mode == "append" and resume is not None:
                 mapper.continuing = mapper.first_record_seen = True
                 _load_meta(path, mapper)
+                _load_turn_context(path, resume.consumed_bytes, mapper)
 
         paged = read_pages(path, resume, blobs, mapper.feed, on_start=started)
         if paged.torn_line is not None:
@@ -153,6 +154,39 @@ def _load_meta(path: str, mapper: RolloutMapper) -> None:
             mapper.continuing = False
             mapper._session_meta(payload, None, None)  # type: ignore[arg-type]
             mapper.continuing = True
+
+
+TAIL_SCAN_BYTES = 8 * 1024 * 1024
+"""How far back before the resume point to look for the turn context in force there."""
+
+
+def _load_turn_context(path: str, end: int, mapper: RolloutMapper) -> None:
+    """The model and effort in force where an appended read starts: the last
+    ``turn_context`` line before it (read backwards, a block at a time)."""
+    marker = b'"type":"turn_context"'
+    start = end
+    tail = b""
+    with open(path, "rb") as f:
+        while start > 0 and end - start < TAIL_SCAN_BYTES:
+            step = min(256 * 1024, start)
+            start -= step
+            f.seek(start)
+            tail = f.read(step) + tail
+            at = tail.rfind(marker)
+            if at < 0:
+                continue
+            line_start = tail.rfind(b"\n", 0, at) + 1
+            if line_start == 0 and start > 0:
+                continue  # the line begins before this block: read one more
+            line_end = tail.find(b"\n", at)
+            try:
+                record = orjson.loads(tail[line_start : line_end if line_end >= 0 else None])
+            except orjson.JSONDecodeError:
+                return
+            payload = record.get("payload") if isinstance(record, dict) else None
+            if isinstance(payload, dict):
+                mapper.restore_turn_context(payload)
+            return
 
 
 def _index_names(home: str) -> dict[str, list[str]]:

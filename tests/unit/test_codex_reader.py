@@ -742,6 +742,8 @@ def test_an_open_turn_is_imported_as_is_and_appended_to_when_the_rollout_grows(
     assert [i.type for i in thread.items] == ["tool_result", "assistant"]
     assert [i.line for i in thread.items] == [6, 7]
     assert thread.conversation_id == THREAD and thread.summary.cwd == "/work/app"
+    # The turn context before the resume point still names the model of what follows.
+    assert of(thread.items, AssistantMessage)[0].model == "gpt-5"
     # A rewritten prefix is read again in full.
     path.write_bytes(path.read_bytes().replace(b"run it", b"run IT"))
     assert (
