@@ -127,6 +127,8 @@ class Meta:
 @dataclass
 class _Turn:
     id: str | None = None
+    start: int = 0
+    """Where the turn's items begin in the thread's list."""
     response_keys: Counter[tuple[str, str]] = field(default_factory=Counter)
     event_slots: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
@@ -225,6 +227,7 @@ class RolloutMapper:
         elif kind == "turn_context":
             self._turn_context(payload, line, ts)
         elif kind == "compacted":
+            self._summary_answers(payload.get("message"))
             history = payload.get("replacement_history")
             self._add_compaction(
                 line,
@@ -313,12 +316,30 @@ class RolloutMapper:
         self.model = as_str(p.get("model"))
         self.effort = _effort(p)
         self._last_context = (self.model, self.effort)
-        self._turn = _Turn(id=as_str(p.get("turn_id")))
+        self._turn = _Turn(id=as_str(p.get("turn_id")), start=len(self.items))
+
+    def _summary_answers(self, message: Any) -> None:
+        """The compaction turn's answer is the summariser's output, which the ``compacted``
+        record then quotes: a note of the compaction, not the assistant speaking."""
+        if not isinstance(message, str) or not message:
+            return
+        for i in range(self._turn.start, len(self.items)):
+            item = self.items[i]
+            if isinstance(item, AssistantMessage):
+                text = "".join(p for p in item.parts if isinstance(p, str)).strip()
+                if text and text in message:
+                    self.items[i] = SystemNote(
+                        line=item.line,
+                        timestamp=item.timestamp,
+                        uuid=item.uuid,
+                        subtype="compaction_summary",
+                        text=item.parts[0] if len(item.parts) == 1 else text,
+                    )
 
     def _turn_context(self, p: dict[str, Any], line: LineAt, ts: datetime | None) -> None:
         turn_id = as_str(p.get("turn_id"))
         if turn_id and turn_id != self._turn.id:
-            self._turn = _Turn(id=turn_id)
+            self._turn = _Turn(id=turn_id, start=len(self.items))
         model = as_str(p.get("model"))
         effort = _effort(p)
         self.model, self.effort = model or self.model, effort
@@ -580,7 +601,7 @@ class RolloutMapper:
     def _event(self, p: dict[str, Any], line: LineAt, ts: datetime | None) -> None:
         kind = p.get("type")
         if kind in ("task_started", "turn_started"):
-            self._turn = _Turn(id=as_str(p.get("turn_id")))
+            self._turn = _Turn(id=as_str(p.get("turn_id")), start=len(self.items))
             if (self._turn.id or "").startswith(IMPORT_TURN_PREFIX):
                 self.imported_marker = True
         elif kind == "user_message":

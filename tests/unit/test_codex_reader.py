@@ -197,7 +197,16 @@ def test_real_exec_rollout_maps_one_stream_with_tool_calls_reasoning_and_usage()
         if r["payload"].get("type") == "token_count"
     ]
     assert sum(u["total_tokens"] for u in usage) == totals[-1]["total_tokens"]
-    assert len(usage) == 3
+    assert len(usage) == 4  # two answers in turn 1, the compaction's summary, turn 2
+    # thread/compact/start: the summariser's answer and the boundary are notes, and the
+    # history before them is kept.
+    (summary,) = notes(items, "compaction_summary")
+    (boundary,) = notes(items, "compaction")
+    assert summary.text == "Summary: the user asked to run the tests; 20 passed."
+    assert isinstance(boundary.text, str) and summary.text in boundary.text
+    assert (
+        items.index(call) < items.index(summary) < items.index(boundary) < items.index(prompts[1])
+    )
     assert not of(items, Unknown)
 
 
