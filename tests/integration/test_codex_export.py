@@ -305,3 +305,71 @@ class _Blobs:
 
     def get(self, key: str) -> bytes:
         return self.data[key]
+
+
+# -- any agent's thread, from its domain items -----------------------------------------------
+
+
+def _domain_thread(reader: Any, path: Path) -> tuple[dict[str, Any], list[Any], Any]:
+    from threadline.application.history import SourceLines
+
+    blobs = _Blobs()
+    (source, *_), _ = reader.discover([str(path)])
+    read = reader.read(source, None, blobs)
+    assert read.main is not None
+    s = read.main.summary
+    row = {
+        "thread_id": f"{source.agent}:{source.path}",
+        "title": s.title,
+        "cwd": s.cwd,
+        "git_branch": s.git.branch if s.git else None,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+    }
+    return row, read.main.items, SourceLines(blobs)
+
+
+@needs_codex
+def test_real_codex_reads_threads_exported_from_codex_opencode_and_gemini(tmp_path: Path) -> None:
+    from threadline.adapters.gemini.reader import GeminiReader
+    from threadline.adapters.opencode.reader import OpenCodeReader
+
+    fixtures = REPO / "tests" / "fixtures"
+    rollout = next(
+        p
+        for p in sorted((fixtures / "codex/real/exec").rglob("*.jsonl"))
+        if b"Please run the tests" in p.read_bytes()
+    )
+    db = tmp_path / "opencode.db"
+    db.write_bytes((fixtures / "opencode/real/opencode.db").read_bytes())
+    cases = {
+        "codex": (CodexReader(), rollout),
+        "opencode": (OpenCodeReader(), db),
+        "gemini": (GeminiReader(), next((fixtures / "gemini/real").rglob("session-*.jsonl"))),
+    }
+    codex_home = tmp_path / ".codex"
+    exported = {}
+    for name, (reader, path) in cases.items():
+        row, items, lines = _domain_thread(reader, path)
+        result = export_thread(row, items, str(codex_home), lines=lines)
+        expected = [
+            ("user", "\n\n".join(i.parts))
+            for i in items
+            if isinstance(i, UserMessage) and not i.meta and any(i.parts)
+        ]
+        exported[name] = (result, row, expected)
+    server = _codex_server(codex_home)
+    try:
+        listed = server.request("thread/list", {"limit": 50})
+        by_id = {t["id"]: t for t in listed["result"]["data"]}
+        for name, (result, row, expected) in exported.items():
+            entry = by_id[result.codex_thread_id]
+            # Codex shows no name that only repeats the first prompt (its preview).
+            assert (entry["name"] or entry["preview"]) == row["title"], name
+            got = server.request(
+                "thread/read", {"threadId": result.codex_thread_id, "includeTurns": True}
+            )
+            users = [t for t in _texts(got["result"]["thread"]["turns"]) if t[0] == "user"]
+            assert users == expected, name
+    finally:
+        server.close()
