@@ -668,6 +668,21 @@ class RolloutMapper:
                     data={"turn_id": as_str(p.get("turn_id")) or self._turn.id},
                 )
             )
+        elif kind == "collab_tool_call":  # the parent's side of a spawn: which thread it made
+            self.items.append(
+                SystemNote(
+                    line=line.number,
+                    timestamp=ts,
+                    subtype="collab_tool_call",
+                    data=line.small(
+                        {
+                            k: p.get(k)
+                            for k in ("call_id", "tool", "sender_thread_id", "new_thread_id")
+                            if k in p
+                        }
+                    ),
+                )
+            )
         elif kind in ("error", "warning", "stream_error"):
             self.items.append(
                 SystemNote(

@@ -110,13 +110,20 @@ def tree_session_stat(storage: str, session_file: str, session_id: str) -> tuple
     return size, mtime
 
 
+def tree_dir(storage: str, kind: str, key: str) -> str:
+    """``storage/<kind>/<key>``, or the older ``storage/session/<kind>/<key>`` layout."""
+    current = os.path.join(storage, kind, key)
+    older = os.path.join(storage, "session", kind, key)
+    return older if not os.path.isdir(current) and os.path.isdir(older) else current
+
+
 def _tree_files(storage: str, session_file: str, session_id: str) -> Iterable[str]:
     yield session_file
-    messages = os.path.join(storage, "message", session_id)
+    messages = tree_dir(storage, "message", session_id)
     for name in _names(messages):
         if name.endswith(".json"):
             yield os.path.join(messages, name)
-            parts = os.path.join(storage, "part", name.removesuffix(".json"))
+            parts = tree_dir(storage, "part", name.removesuffix(".json"))
             for part in _names(parts):
                 if part.endswith(".json"):
                     yield os.path.join(parts, part)
@@ -162,8 +169,8 @@ def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
         if os.path.isdir(sessions):
             for project in _names(sessions):
                 directory = os.path.join(sessions, project)
-                if not os.path.isdir(directory):
-                    continue
+                if not os.path.isdir(directory) or project in ("message", "part"):
+                    continue  # the older layout keeps messages and parts in session/
                 for name in _names(directory):
                     if name.endswith(".json") and name.removesuffix(".json") not in in_db:
                         _tree_session(storage, os.path.join(directory, name), found)

@@ -34,6 +34,7 @@ from threadline.adapters.opencode.discovery import (
     db_session_stats,
     discover,
     parse_source,
+    tree_dir,
     tree_session_stat,
 )
 from threadline.adapters.opencode.mapping import DEFAULT_TITLE_PREFIXES, Record, SessionMapper
@@ -240,7 +241,7 @@ def _tree_records(key: SessionKey, problems: list[Problem]) -> tuple[list[_Raw],
             out.append(
                 ("project", {"file": os.path.relpath(project_file, storage)}, _read(project_file))
             )
-    messages_dir = os.path.join(storage, "message", key.session_id)
+    messages_dir = tree_dir(storage, "message", key.session_id)
     messages = []
     for name in sorted(os.listdir(messages_dir)) if os.path.isdir(messages_dir) else []:
         if not name.endswith(".json"):
@@ -252,7 +253,7 @@ def _tree_records(key: SessionKey, problems: list[Problem]) -> tuple[list[_Raw],
         messages.append((created if isinstance(created, int | float) else 0, name, path, raw))
     for _, name, path, raw in sorted(messages):
         out.append(("message", {"file": os.path.relpath(path, storage)}, raw))
-        parts_dir = os.path.join(storage, "part", name.removesuffix(".json"))
+        parts_dir = tree_dir(storage, "part", name.removesuffix(".json"))
         for part in sorted(os.listdir(parts_dir)) if os.path.isdir(parts_dir) else []:
             if part.endswith(".json"):
                 ppath = os.path.join(parts_dir, part)

@@ -268,6 +268,7 @@ def test_real_codex_lists_and_reads_an_exported_claude_thread(
             entry = by_id[exported.codex_thread_id]
             assert entry["name"] == title
             assert entry["cwd"] == row["cwd"]
+            assert (entry.get("gitInfo") or {}).get("branch") == row["git_branch"], entry
             created = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
             updated = datetime.fromisoformat(row["updated_at"].replace("Z", "+00:00"))
             assert entry["createdAt"] == int(created.timestamp())

@@ -875,3 +875,16 @@ def test_public_samples_flat_archived_and_malformed() -> None:
     assert [u.parts for u in of(main(malformed).items, UserMessage)] == [
         ["Safe line before malformed input."]
     ]
+
+
+def test_public_sample_parent_names_the_thread_it_spawned() -> None:
+    parent, child = sorted((PUBLIC / "sessions" / "2026" / "01" / "03").glob("*.jsonl"))
+    items = main(read(parent)).items
+    (spawn,) = notes(items, "collab_tool_call")
+    assert spawn.data == {
+        "call_id": "call-spawn-001",
+        "tool": "spawn_agent",
+        "sender_thread_id": "22222222-2222-4222-8222-222222222222",
+        "new_thread_id": child.stem[-36:],
+    }
+    assert not of(items, Unknown)

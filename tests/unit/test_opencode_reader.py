@@ -577,3 +577,15 @@ def test_single_session_path_and_a_missing_one(real_db: Path) -> None:
     gone = SourceFile("opencode", f"{os.path.realpath(real_db)}#ses_deleted", 0, 0)
     result = OpenCodeReader().read(gone, None, MemoryBlobs())
     assert result.main is None and "no such session" in result.problems[-1].reason
+
+
+def test_the_older_tree_layout_with_messages_under_session(tmp_path: Path) -> None:
+    build_tree(tmp_path, "ses_old")
+    storage = tmp_path / "storage"
+    (storage / "session" / "message").mkdir()
+    (storage / "message" / "ses_old").rename(storage / "session" / "message" / "ses_old")
+    (storage / "session" / "part").mkdir()
+    for part_dir in list((storage / "part").iterdir()):
+        part_dir.rename(storage / "session" / "part" / part_dir.name)
+    (result,) = read_all(tmp_path).values()
+    assert [i.type for i in main(result).items] == ["user", "tool_call", "tool_result", "assistant"]
