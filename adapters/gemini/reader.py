@@ -291,7 +291,7 @@ def _thread(source: SourceFile, log: ChatLog, blobs: BlobStore) -> LinkedThreadC
     path = source.path
     parent_path = parent_chat(path) if is_subagent_file(path) else None
     parent_id = os.path.basename(os.path.dirname(path)) if is_subagent_file(path) else None
-    summary_title = as_str(meta.get("summary"))
+    summary_title = _summary_text(meta.get("summary"))
     title, title_source = choose_title(None, summary_title, facts.first_prompt or "")
     directories = meta.get("directories")
     cwd = project_root(path) or (
@@ -498,6 +498,26 @@ def _message(held: _Held, blobs: BlobStore, facts: _Facts, results_seen: set[str
         )
         return [SystemNote(**prov, subtype=kind, text=text or None, level=kind)]
     return [Unknown(**prov, record_type=f"message:{kind}", record=line.ref(base, 0))]
+
+
+def _summary_text(summary: Any) -> str | None:
+    """The chat's summary as a title: a sub-agent's is its JSON report, whose summary
+    field (or first text) says it best."""
+    text = as_str(summary)
+    if not text or not text.lstrip().startswith("{"):
+        return text
+    try:
+        report = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    if not isinstance(report, dict):
+        return text
+    texts = [
+        (("summary" not in k.lower()), v)
+        for k, v in report.items()
+        if isinstance(v, str) and v.strip()
+    ]
+    return min(texts, key=lambda t: t[0])[1] if texts else None
 
 
 def _response_output(response: dict[str, Any], line: LineAt, pointer: str) -> Text:

@@ -29,7 +29,7 @@ CASES: list[tuple[str, Any, str, int]] = [
     ("codex", CodexReader(), "codex/real/exec", 4),
     ("codex-public", CodexReader(), "codex/public/claude-code-log", 5),
     ("opencode", OpenCodeReader(), "opencode/real", 3),
-    ("gemini", GeminiReader(), "gemini/real", 1),
+    ("gemini", GeminiReader(), "gemini/real", 3),
 ]
 
 

@@ -114,7 +114,9 @@ def chat(
 
 
 def test_real_chat_with_a_tool_call_and_a_resumed_run() -> None:
-    (path,) = sorted(REAL.rglob("session-*.jsonl"))
+    path = next(
+        p for p in REAL.rglob("session-*.jsonl") if b"Please run the tests" in p.read_bytes()
+    )
     blobs = MemoryBlobs()
     result = read(path, blobs)
     assert not result.problems
@@ -150,19 +152,32 @@ def test_real_chat_with_a_tool_call_and_a_resumed_run() -> None:
     assert [a.usage.input_tokens for a in answers] == [810, 820, 830]
     assert thread.summary.cwd == "/tmp/threadline-fixture/weather-app"  # .project_root
     assert thread.summary.title == "Please run the tests and tell me if they pass."
-    assert (
-        thread.summary.created_at is not None
-        and thread.summary.created_at.isoformat().startswith("2026-12-02T04:59:22")
-    )
-    assert thread.conversation_id == "357b3669-d1a3-433f-9a65-40539d1fee7b"
+    first = json.loads(path.read_bytes().splitlines()[0])
+    started = thread.summary.created_at  # the first run's start, not the resumed run's
+    assert started is not None and started.isoformat()[:23] == first["startTime"][:23]
+    assert thread.conversation_id == first["sessionId"]
     assert b"".join(blobs.get(p.blob) for p in result.pages) == path.read_bytes()
 
 
-def test_discovery_of_the_real_tree_finds_the_chat_only() -> None:
+def test_discovery_of_the_real_tree_finds_the_chats_only() -> None:
     found, problems = discover([str(REAL)])
-    assert not problems and [Path(s.path).name for s in found] == [
-        "session-2026-12-02T04-59-357b3669.jsonl"
-    ]
+    assert not problems and len(found) == 3  # two chats and a sub-agent's, no logs
+
+
+def test_real_subagent_chat_is_a_child_of_the_chat_that_invoked_it() -> None:
+    parent = next(p for p in REAL.rglob("session-*.jsonl") if b"Please delegate" in p.read_bytes())
+    (child,) = REAL.rglob("chats/*/*.jsonl")
+    thread = main(read(child))
+    assert thread.parent_thread_id == imported_thread_id("gemini", os.path.realpath(parent))
+    assert thread.lineage is not None and thread.lineage.conversation_id is not None
+    assert parent.stem.endswith(thread.lineage.conversation_id[:8])
+    assert thread.summary.title == "There are 4 test files."  # its report's summary
+    (finish,) = of(thread.items, ToolCall)
+    assert finish.name == "complete_task"
+    parent_items = main(read(parent)).items
+    assert [c.name for c in of(parent_items, ToolCall)] == ["invoke_agent"]
+    (result,) = of(parent_items, ToolResult)
+    assert "There are 4 test files." in str(result.output)
 
 
 # -- the upsert log -------------------------------------------------------------------------
