@@ -7,8 +7,8 @@ store, read back as ``show --json`` gives them (the thread row and its items, as
 must list the thread with its name, cwd and timestamps and read its turns with
 the user and agent messages in order. The binary comes from ``$CODEX_BIN`` or the
 npm install ``bench/import_bench.py`` makes (``npm install --prefix
-/tmp/codex-peer @openai/codex@0.169.0``); without it these tests are skipped
-(under ``CI=true`` they fail).
+/tmp/codex-peer @openai/codex@0.169.0``), or ``.ci/node_modules`` once CI installs
+it; without it these tests are skipped, unless ``THREADLINE_REQUIRE_CODEX=1``.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ from threadline.domain.items import AssistantMessage, ToolCall, ToolResult, User
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "claude"
+CODEX_BINARY = "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
 CODEX_CANDIDATES = [
     os.environ.get("CODEX_BIN", ""),
-    "/tmp/codex-peer/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex",
-    "/tmp/codex-peer/npm/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex",
+    str(REPO / ".ci" / CODEX_BINARY),
+    f"/tmp/codex-peer/{CODEX_BINARY}",
+    f"/tmp/codex-peer/npm/{CODEX_BINARY}",
 ]
 
 
@@ -47,9 +49,9 @@ def _codex() -> str | None:
 
 CODEX = _codex()
 needs_codex = pytest.mark.skipif(
-    CODEX is None and os.environ.get("CI") != "true",
+    CODEX is None and os.environ.get("THREADLINE_REQUIRE_CODEX") != "1",
     reason="the Codex CLI 0.169.0 binary is not installed (npm install --prefix /tmp/codex-peer "
-    "@openai/codex@0.169.0)",
+    "@openai/codex@0.169.0, or $CODEX_BIN); THREADLINE_REQUIRE_CODEX=1 makes this a failure",
 )
 
 
@@ -164,7 +166,7 @@ class AppServer:
 
 
 def _codex_server(codex_home: Path) -> AppServer:
-    assert CODEX is not None, "CI=true: the Codex CLI 0.169.0 binary must be installed"
+    assert CODEX is not None, "THREADLINE_REQUIRE_CODEX=1: the Codex CLI binary must be installed"
     return AppServer(CODEX, codex_home)
 
 
