@@ -37,6 +37,7 @@ from threadline.domain.items import (
     AssistantMessage,
     Image,
     Item,
+    OtherBlock,
     Reasoning,
     ResultBlock,
     SystemNote,
@@ -185,7 +186,7 @@ class RolloutMapper:
             if kind is not None and "payload" in record and isinstance(payload, dict):
                 self._record(str(kind), payload, line, ts)
             elif _legacy_meta(record):
-                self._session_meta(record, line, ts)
+                self._session_meta(record, ts, line.number)
             elif record.get("record_type") == "state":
                 pass
             elif isinstance(kind, str) and "payload" not in record:
@@ -212,7 +213,7 @@ class RolloutMapper:
         self, kind: str, payload: dict[str, Any], line: LineAt, ts: datetime | None
     ) -> None:
         if kind == "session_meta":
-            self._session_meta(payload, line, ts)
+            self._session_meta(payload, ts, line.number)
             return
         if self._replaying_from is not None:
             if self._replay_ends(kind, payload, ts):
@@ -241,7 +242,14 @@ class RolloutMapper:
         else:
             self.items.append(_unknown(line, ts, kind))
 
-    def _session_meta(self, p: dict[str, Any], line: LineAt, ts: datetime | None) -> None:
+    def load_meta(self, p: dict[str, Any]) -> None:
+        """The meta line of a rollout whose later lines are read (an appended read)."""
+        continuing, self.continuing = self.continuing, False
+        self._session_meta(p, None)
+        self.continuing = continuing
+        self._replaying_from = None  # the replay, if any, was cut by the first read
+
+    def _session_meta(self, p: dict[str, Any], ts: datetime | None, number: int = 0) -> None:
         meta_id = as_str(p.get("id"))
         if self.meta.id is None and not self.continuing:
             m = self.meta
@@ -274,7 +282,7 @@ class RolloutMapper:
             if not any(i is not None and not isinstance(i, SystemNote) for i in self.items):
                 self._replaying_from = meta_id
                 self._replay_by_time = False
-                self._replayed = [*self._replayed, line.number]
+                self._replayed = [*self._replayed, number]
             return
         if isinstance(p.get("git"), dict):
             self.meta.git = p["git"]  # the meta line written again with git info
@@ -582,8 +590,6 @@ class RolloutMapper:
                 ):
                     blocks.append(image)
                 else:
-                    from threadline.domain.items import OtherBlock
-
                     blocks.append(
                         OtherBlock(block_type=str(btype), block=line.ref(f"{pointer}/{i}", 0))
                     )

@@ -151,9 +151,7 @@ def _load_meta(path: str, mapper: RolloutMapper) -> None:
     if isinstance(record, dict) and record.get("type") == "session_meta":
         payload = record.get("payload")
         if isinstance(payload, dict):
-            mapper.continuing = False
-            mapper._session_meta(payload, None, None)  # type: ignore[arg-type]
-            mapper.continuing = True
+            mapper.load_meta(payload)
 
 
 TAIL_SCAN_BYTES = 8 * 1024 * 1024
