@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from threadline.application.ports import BlobStore, Problem, ResumePoint
+from threadline.application.ports import BlobStore, Problem, ReadMode, ResumePoint
 from threadline.domain.ledger import SourcePage, SourceVersion
 
 PAGE_BYTES = 4 * 1024 * 1024
@@ -35,7 +35,7 @@ LineSink = Callable[[int, memoryview, str, int], None]
 @dataclass
 class PagedRead:
     version: SourceVersion
-    mode: str
+    mode: ReadMode
     pages: list[SourcePage]
     torn_line: int | None
     """The number of an incomplete last line left unread, if any."""
@@ -48,13 +48,13 @@ def read_pages(
     feed: LineSink,
     *,
     allow_append: bool = True,
-    on_start: Callable[[str], None] | None = None,
+    on_start: Callable[[ReadMode], None] | None = None,
 ) -> PagedRead:
     """Store the file's pages and feed each line read, from the resume point when its
     prefix is unchanged (and ``allow_append``), else from the start."""
     pages: list[SourcePage] = []
     hasher = hashlib.sha256()
-    mode = "full"
+    mode: ReadMode = "full"
     torn: int | None = None
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())

@@ -1,13 +1,9 @@
-"""Thread titles and previews from Claude Code transcripts: what the user really typed,
-without the tags and notices the Claude Code harness wraps around it."""
+"""What the user really typed in a Claude Code transcript: without the tags and notices
+the Claude Code harness wraps around it (titles themselves: ``domain/titles.py``)."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-TITLE_MAX_CHARS = 120
-FALLBACK_TITLE = "Imported session"
 
 HARNESS_WRAPPERS = (
     "command-name",
@@ -38,28 +34,3 @@ def strip_harness_wrappers(text: str) -> str:
     text = _WRAPPER.sub("", text)
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(_HARNESS_LINES)]
     return "\n".join(lines).strip()
-
-
-def first_line(text: str, limit: int = TITLE_MAX_CHARS) -> str:
-    for line in text.splitlines():
-        line = " ".join(line.split())
-        if line:
-            return truncate(line, limit)
-    return ""
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def choose_title(
-    custom_title: str | None, ai_title: str | None, first_prompt: str
-) -> tuple[str, Literal["custom", "ai", "prompt", "fallback"]]:
-    """Last custom title > last AI title > first real prompt's first line."""
-    if custom_title and (line := first_line(custom_title)):
-        return line, "custom"
-    if ai_title and (line := first_line(ai_title)):
-        return line, "ai"
-    if first_prompt and (line := first_line(first_prompt)):
-        return line, "prompt"
-    return FALLBACK_TITLE, "fallback"

@@ -21,6 +21,7 @@ from threadline.adapters.codex.reader import CodexReader
 from threadline.adapters.gemini.reader import GeminiReader
 from threadline.adapters.opencode.reader import OpenCodeReader
 from threadline.adapters.store import open_store
+from threadline.application.import_transcripts import import_transcripts
 from threadline.application.importing import TranscriptImporter
 from threadline.domain.session import Session
 
@@ -42,7 +43,7 @@ def test_each_conversation_is_one_thread_and_a_second_run_writes_nothing(
     store = open_store(str(tmp_path / "home"))
     try:
         importer = TranscriptImporter(store.app, reader, store.blobs, concurrency=1)
-        first = importer.run([str(source)])
+        first = import_transcripts([str(source)], reader.discover, lambda: importer)
         assert [s.outcome for s in first.sources] == ["imported"] * threads, first.sources
         found, _ = reader.discover([str(source)])
         for src in found:
@@ -51,7 +52,7 @@ def test_each_conversation_is_one_thread_and_a_second_run_writes_nothing(
             session = store.app.repository.get(store.app.thread_id_for(src))
             assert isinstance(session, Session)
             assert session.item_count == len(read.main.items) > 0
-        second = importer.run([str(source)])
+        second = import_transcripts([str(source)], reader.discover, lambda: importer)
         assert {s.outcome for s in second.sources} == {"skipped"}
     finally:
         store.close()
@@ -73,12 +74,14 @@ def test_a_grown_rollout_is_appended_to(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "home"))
     try:
         importer = TranscriptImporter(store.app, CodexReader(), store.blobs, concurrency=1)
-        importer.run([str(rollout)])
+        import_transcripts([str(rollout)], CodexReader().discover, lambda: importer)
         src = CodexReader().discover([str(rollout)])[0][0]
         before = store.app.repository.get(store.app.thread_id_for(src)).item_count
         rollout.write_bytes(full)
         os.utime(rollout, None)
-        (report,) = importer.run([str(rollout)]).sources
+        (report,) = import_transcripts(
+            [str(rollout)], CodexReader().discover, lambda: importer
+        ).sources
         assert report.outcome == "appended", report
         after = store.app.repository.get(store.app.thread_id_for(src)).item_count
         src = CodexReader().discover([str(rollout)])[0][0]
