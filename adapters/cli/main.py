@@ -13,7 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from threadline.adapters.cli import commands, import_command, session_commands
+from threadline.adapters.cli import (
+    commands,
+    export_command,
+    import_command,
+    serve_command,
+    session_commands,
+)
 from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, UserError, location_for
 
 
@@ -36,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_parsers(sub)
     commands.add_parsers(sub)
     session_commands.add_parsers(sub)
+    serve_command.add_serve_parser(sub)
+    export_command.add_export_parser(sub)
     return parser
 
 
