@@ -49,11 +49,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        sock.listen(128)  # connections wait from now on, while the app starts
     except OSError as exc:
         sock.close()
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
     port = sock.getsockname()[1]
-    shown_host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
+    shown_host = args.host
     if ":" in shown_host:
         shown_host = f"[{shown_host}]"
     url = f"http://{shown_host}:{port}/"
