@@ -15,9 +15,7 @@ def add_export_parser(sub: Any) -> None:
     p.add_argument("thread_id", metavar="THREAD", help="a thread id (a unique prefix is enough)")
     p.add_argument("--format", choices=FORMATS, default="html", help="(default html)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    p.add_argument(
-        "--no-subagents", action="store_true", help="leave the sub-agent threads out"
-    )
+    p.add_argument("--no-subagents", action="store_true", help="leave the sub-agent threads out")
     p.set_defaults(run=cmd_export)
 
 
@@ -27,7 +25,7 @@ Row = dict[str, Any]
 def cmd_export(args: argparse.Namespace) -> int:
     from threadline.adapters.cli.common import UserError
     from threadline.adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
-    from threadline.adapters.web.reading import NotFoundError, Reader, Session
+    from threadline.adapters.web.reading import NotFoundError, Reader
 
     reader = Reader(args.home, args.database_url)
     with reader.session() as session:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from http.cookies import SimpleCookie
+from contextlib import suppress
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -310,10 +311,8 @@ class Guard:
         if auth.lower().startswith("bearer "):
             candidates.append(auth[7:].strip())
         cookie = SimpleCookie()
-        try:
+        with suppress(CookieError):
             cookie.load(headers.get("cookie", ""))
-        except Exception:
-            pass
         if TOKEN_COOKIE in cookie:
             candidates.append(cookie[TOKEN_COOKIE].value)
         return any(c and hmac.compare_digest(c, self.token) for c in candidates)

@@ -46,8 +46,8 @@ class Renderer:
         self.env.globals["inline_css"] = ""
         self.env.globals["inline_js"] = ""
 
-    def page(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(**context)
+    def page(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**context)
 
     def fragment(self, **context: Any) -> str:
         return self.env.get_template("items.html").render(**context)

@@ -96,7 +96,9 @@ def test_search_lands_on_the_item_past_the_first_screen(site: Any, page: Any) ->
     target = page.locator(f"#item-{position}")
     target.wait_for(state="visible")
     assert FAR_POSITION_WORD in target.inner_text()
-    assert target.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight }")
+    assert target.evaluate(
+        "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight }"
+    )
 
 
 def test_thread_page_pairs_folds_and_expands_tool_output(site: Any, page: Any) -> None:

@@ -68,7 +68,9 @@ def workbench(projects: Path) -> Path:
     """A long session: thinking, tools with a big output and an image, 150-odd items, and a
     rare word far past the first screen."""
     sid = session_uuid("workbench")
-    convo = Conversation(sid, cwd=CWD, git_branch="main", start=datetime(2026, 10, 20, 9, tzinfo=UTC))
+    convo = Conversation(
+        sid, cwd=CWD, git_branch="main", start=datetime(2026, 10, 20, 9, tzinfo=UTC)
+    )
     convo.user("Make the test suite fast again")
     convo.assistant(thinking("The suite got slow after the fixtures change."), "Let me look.")
     convo.tool_turn("Bash", {"command": "pytest -q --durations=5"}, big_output())
@@ -82,7 +84,10 @@ def workbench(projects: Path) -> Path:
         call,
         [
             {"type": "text", "text": "captured report.html"},
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": image}},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": image},
+            },
         ],
     )
     for n in range(40):
@@ -182,12 +187,14 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page (1280 × 900) that fails the test on any script error or dialog."""
+    """A fresh page (1280 by 900) that fails the test on any script error or dialog."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    opened.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    opened.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
     opened.problems = problems
     yield opened
     context.close()
