@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import suppress
 from http.cookies import CookieError, SimpleCookie
@@ -33,6 +34,8 @@ MORE_ITEMS = 200
 TEXT_CHUNK = 1024 * 1024
 """Characters of a long text sent per "load the rest" request."""
 LIST_LIMIT = 100
+SEARCH_LIMIT = 20
+"""Matches on a search page (as ``threadline search``); ``?limit=`` shows more."""
 TOKEN_COOKIE = "threadline_token"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -99,6 +102,7 @@ class Views:
             "list.html",
             filters=filters,
             page=page,
+            rows=present.list_rows(page.rows) if page is not None else [],
             error=error,
             next_url=next_url,
             first_page=not filters.cursor,
@@ -111,7 +115,8 @@ class Views:
         if text:
             with self.reader.session(search=True) as session:
                 try:
-                    rows = session.search(text, _int(request.query_params.get("limit"), 50, 1, 500))
+                    limit = _int(request.query_params.get("limit"), SEARCH_LIMIT, 1, 500)
+                    rows = session.search(text, limit)
                 except ValueError as exc:
                     error = str(exc)
         html = self.render.page("search.html", q=text, rows=rows, error=error)
@@ -280,9 +285,13 @@ class Guard:
                 await _secured(response)(scope, receive, send)
                 return
 
+        started = time.perf_counter()
+
         async def send_secured(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
+                took = (time.perf_counter() - started) * 1000
+                raw.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 names = {k.lower() for k, _ in raw}
                 for name, value in SECURITY_HEADERS:
                     if name.encode() not in names:
