@@ -3,6 +3,8 @@ real transcript files (the shipped samples and a long generated session), on bot
 
 from __future__ import annotations
 
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -267,3 +269,17 @@ def test_item_text_pages_and_streams(site: Any) -> None:
     status, _, whole = fetch(base + "&all=1")
     assert len(whole) == int(headers["x-total-chars"])
     assert whole.startswith(first[:1000])
+
+
+def test_open_opens_the_page_in_a_browser(site: Any, tmp_path: Path) -> None:
+    """``--open`` hands the URL to the user's browser (``$BROWSER``, here a recorder)."""
+    _, home = site
+    opened = tmp_path / "opened.txt"
+    recorder = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\""
+    with serving(home, "--open", env={"BROWSER": recorder + " %s"}) as server:
+        for _ in range(100):
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.1)
+        assert opened.read_text() == server.url
+        assert fetch(server.url)[0] == 200

@@ -120,12 +120,12 @@ class Server:
 
 
 @contextmanager
-def serving(home: Path, *args: str) -> Iterator[Server]:
+def serving(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``threadline serve --port 0 ARGS`` on ``home``'s store, until the block ends."""
     process = subprocess.Popen(
         cli_command("serve", "--port", "0", *args),
         cwd=REPO,
-        env=cli_env(home),
+        env=cli_env(home, env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
