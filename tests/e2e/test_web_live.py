@@ -35,3 +35,30 @@ def test_a_growing_thread_updates_the_open_page(home: Path, tmp_path: Path, page
         assert page.locator("#item-count").inner_text() == "6"
         assert page.locator("#items .fresh").count() >= 3
         assert page.locator("#items > li.tool .tool-name").inner_text() == "Bash"
+
+        # A call whose result comes in a later import: the result joins its call.
+        before = len(convo.records)
+        call_id = f"toolu_{convo.session_id[:8]}_late"
+        convo.assistant(
+            "Checking the pods.",
+            {"type": "tool_use", "id": call_id, "name": "Pods", "input": {"ns": "prod"}},
+        )
+        append_transcript(path, convo.records[before:])
+        assert run_cli("import", path, home=home).returncode == 0
+        call = page.locator("li.tool", has=page.locator(".tool-name", has_text="Pods"))
+        call.wait_for(timeout=15_000)
+        assert "no result yet" in call.locator("summary .size").inner_text()
+        before = len(convo.records)
+        convo.tool_result(call_id, "3 pods running")
+        append_transcript(path, convo.records[before:])
+        assert run_cli("import", path, home=home).returncode == 0
+        page.wait_for_function(
+            "e => e.querySelector('.tool-result') !== null",
+            arg=call.element_handle(),
+            timeout=15_000,
+        )
+        assert "result" in call.locator("summary .size").inner_text()
+        call.locator("summary").click()
+        assert call.locator(".tool-result pre.text").inner_text() == "3 pods running"
+        assert page.locator("#items > li[data-result-for]").count() == 0
+        assert page.locator("#item-count").inner_text() == "9"

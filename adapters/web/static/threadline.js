@@ -26,7 +26,7 @@
       setCount(response.headers.get("X-Item-Count"));
       return response.text();
     }).then(function (html) {
-      if (html) items.insertAdjacentHTML("beforeend", html);
+      if (html) append(html);
       var more = document.getElementById("more");
       if (more) {
         if (items.dataset.next === "") more.parentNode.removeChild(more);
@@ -36,6 +36,42 @@
       return true;
     }, function () { loading = null; return false; });
     return loading;
+  }
+
+  // Appends a fragment of items; a result whose call is already on the page (the call
+  // came in an earlier page or poll) moves into that call, as the server pairs them.
+  function append(html) {
+    var before = items.lastElementChild;
+    items.insertAdjacentHTML("beforeend", html);
+    var added = [];
+    for (var node = before ? before.nextElementSibling : items.firstElementChild; node; node = node.nextElementSibling) {
+      added.push(node);
+    }
+    return added.filter(function (node) { return !pair(node); });
+  }
+  function pair(node) {
+    var callId = node.dataset.resultFor;
+    if (!callId) return false;
+    var call = items.querySelector('li.tool[data-call="' + CSS.escape(callId) + '"]');
+    if (!call || call.querySelector(".tool-result")) return false;
+    var io = call.querySelector(".io");
+    var result = document.createElement("div");
+    result.className = "tool-result";
+    result.id = node.id;
+    result.dataset.pos = node.dataset.pos;
+    var label = document.createElement("div");
+    label.className = "label";
+    var size = node.querySelector("summary .size");
+    label.textContent = (node.classList.contains("error") ? "error · " : "result · ") + (size ? size.textContent : "") + " · #" + node.dataset.pos;
+    result.appendChild(label);
+    Array.prototype.slice.call(node.querySelector(".io").childNodes).forEach(function (child) { result.appendChild(child); });
+    io.appendChild(result);
+    var pending = call.querySelector("summary .size");
+    if (pending && size) pending.textContent = (node.classList.contains("error") ? "error " : "result ") + size.textContent;
+    if (node.classList.contains("error")) call.classList.add("error");
+    call.classList.add("fresh");
+    node.parentNode.removeChild(node);
+    return true;
   }
 
   function setCount(value) {
@@ -71,11 +107,7 @@
     }).then(function (html) {
       loading = null;
       if (!html) return;
-      var before = items.lastElementChild;
-      items.insertAdjacentHTML("beforeend", html);
-      for (var node = before ? before.nextElementSibling : items.firstElementChild; node; node = node.nextElementSibling) {
-        node.classList.add("fresh");
-      }
+      append(html).forEach(function (node) { node.classList.add("fresh"); });
       document.dispatchEvent(new CustomEvent("threadline:grew"));
     }, function () { loading = null; });
   }
