@@ -170,19 +170,32 @@ def thread_id(home: Path, title: str) -> str:
 # -- the browser ----------------------------------------------------------------------
 
 
+_BROWSER: list[Any] = []
+"""The one Chromium of the run: Playwright's sync API allows one instance per process,
+and each test module that imports the ``browser`` fixture gets a fixture of its own."""
+
+
+def _shared_browser() -> Any:
+    if not _BROWSER:
+        import atexit
+
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
+        _BROWSER.append(playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
+        atexit.register(playwright.stop)
+        atexit.register(_BROWSER[0].close)
+    return _BROWSER[0]
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser() -> Any:
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
+    return _shared_browser()
 
 
 @pytest.fixture
