@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Web benchmark (issue #14): ``threadline serve`` over HTTP, and first paint in Chromium.
 
-    python bench/web_bench.py [--keep DIR] [--runs N] [--loads N]
+    python bench/web_bench.py [--keep DIR] [--runs N] [--loads N] [--database-url URL]
 
 Stores (generated and imported once; kept in DIR with ``--keep``):
 
@@ -55,9 +55,18 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+DATABASES: dict[Path, str] = {}
+"""A store's PostgreSQL database, with ``--database-url`` (else its home's SQLite file)."""
+
+
+def where(home: Path) -> list[str]:
+    url = DATABASES.get(home)
+    return ["--home", str(home), *(["--database-url", url] if url else [])]
+
+
 def threadline(home: Path, *args: str) -> str:
     done = subprocess.run(
-        [*CLI, "--home", str(home), *args],
+        [*CLI, *where(home), *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -68,23 +77,46 @@ def threadline(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def store(root: Path, name: str, *gen_args: str) -> Path:
+def store(root: Path, name: str, *gen_args: str, admin_url: str | None = None) -> Path:
     tree, home = root / name, root / f"{name}-store"
     if not (tree / ".claude").is_dir():
         log(f"generating {name}: gen_claude_fixture.py H {' '.join(gen_args)}")
         subprocess.run([sys.executable, str(GENERATOR), str(tree), *gen_args], check=True)
-    if not (home / "threadline.db").exists():
+    done = home / "threadline.db"
+    if admin_url is not None:
+        DATABASES[home] = postgres_database(
+            admin_url, "threadline_webbench_" + name.replace("-", "_")
+        )
+        home.mkdir(parents=True, exist_ok=True)
+        done = home / "imported-to-postgres"
+    if not done.exists():
         log(f"importing {name}")
         threadline(home, "import", str(tree / ".claude"))
         threadline(home, "project")  # the search index too
+        if admin_url is not None:
+            done.touch()
     return home
+
+
+def postgres_database(admin_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``admin_url``, created if missing
+    (kept for the next run, like ``--keep``'s files)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not found:
+            conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
 
 
 @contextmanager
 def serve(home: Path) -> Iterator[tuple[str, int, int]]:
     """(host, port, pid) of a ``threadline serve`` on ``home``."""
     process = subprocess.Popen(
-        [*CLI, "--home", str(home), "serve", "--port", "0"],
+        [*CLI, *where(home), "serve", "--port", "0"],
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
@@ -169,10 +201,10 @@ def first_paint(url: str, runs: int) -> dict[str, float]:
     }
 
 
-def bench(root: Path, runs: int, loads: int) -> dict[str, Any]:
-    many = store(root, "many-lines", "50", "240", "42", "--max-tool-kib", "8")
-    thousand = store(root, "thousand", "1000", "20", "7")
-    figures: dict[str, Any] = {}
+def bench(root: Path, runs: int, loads: int, admin_url: str | None) -> dict[str, Any]:
+    many = store(root, "many-lines", "50", "240", "42", "--max-tool-kib", "8", admin_url=admin_url)
+    thousand = store(root, "thousand", "1000", "20", "7", admin_url=admin_url)
+    figures: dict[str, Any] = {"store": "postgres" if admin_url else "sqlite"}
 
     with serve(thousand) as (host, port, _):
         client = Client(host, port)
@@ -260,13 +292,19 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, metavar="DIR", help="keep (and reuse) stores in DIR")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--loads", type=int, default=1000)
+    ap.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="measure the PostgreSQL store: a server URL whose role may CREATE DATABASE "
+        "(the two stores are databases threadline_webbench_*, kept for the next run)",
+    )
     args = ap.parse_args()
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        figures = bench(args.keep.resolve(), args.runs, args.loads)
+        figures = bench(args.keep.resolve(), args.runs, args.loads, args.database_url)
     else:
         with tempfile.TemporaryDirectory(prefix="web-bench-") as tmp:
-            figures = bench(Path(tmp), args.runs, args.loads)
+            figures = bench(Path(tmp), args.runs, args.loads, args.database_url)
     figures["load_average"] = os.getloadavg()
     print("\n".join(verdict(figures)))
     print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores while measuring)")
