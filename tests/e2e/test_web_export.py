@@ -47,6 +47,9 @@ def test_html_export_opens_from_disk(store: Path, tmp_path: Path, offline: Any) 
     export(store, FIX, "--format", "html", "-o", str(out))
     offline.goto(out.as_uri())
     assert offline.locator("h1").inner_text() == FIX
+    policy = offline.locator("meta[http-equiv=Content-Security-Policy]").get_attribute("content")
+    assert policy is not None and "default-src 'none'" in policy
+    assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy
     tool = offline.locator("li.tool").first
     tool.locator("summary").first.click()
     assert "cache_key" in tool.locator(".tool-result pre.text").inner_text()

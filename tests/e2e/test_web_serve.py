@@ -3,7 +3,9 @@ real transcript files (the shipped samples and a long generated session), on bot
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import on_postgres, run_cli
+from conftest import run_cli
 from web_support import (
     BIG_OUTPUT_CHARS,
     FAR_POSITION_WORD,
@@ -229,24 +231,27 @@ def test_dark_mode_and_narrow_screen(site: Any, browser: Any) -> None:
     context.close()
 
 
-def test_screenshots(site: Any, browser: Any) -> None:
-    """The list and a thread at 1280 and 375 px, for the README (docs/screenshots/)."""
-    server, home = site
-    if on_postgres(home):
-        pytest.skip("the screenshots are taken once, on the SQLite store")
+def test_screenshots(browser: Any, request: pytest.FixtureRequest) -> None:
+    """The list and a thread at 1280 and 375 px, for the README (docs/screenshots/), from a
+    store in a fixed place: the same paths and thread ids give the same pictures each run."""
+    root = Path(tempfile.gettempdir()) / "threadline-screenshots"
+    shutil.rmtree(root, ignore_errors=True)
+    home = imported_home(root, "sqlite", request)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 375):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        shot = context.new_page()
-        shot.goto(server.url)
-        shot.screenshot(path=str(SCREENSHOTS / f"list-{width}.png"), full_page=True)
-        shot.goto(server.at(f"/thread/{thread_id(home, FIX)}"))
-        shot.locator("li.tool summary").first.click()
-        shot.locator("button.open-sub").click()
-        shot.locator(".sub-items").wait_for(state="visible")
-        shot.evaluate("() => window.scrollTo(0, 0)")
-        shot.screenshot(path=str(SCREENSHOTS / f"thread-{width}.png"), full_page=True)
-        context.close()
+    with serving(home) as server:
+        for width in (1280, 375):
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            shot = context.new_page()
+            shot.goto(server.url)
+            shot.screenshot(path=str(SCREENSHOTS / f"list-{width}.png"), full_page=True)
+            shot.goto(server.at(f"/thread/{thread_id(home, FIX)}"))
+            shot.locator("li.tool summary").first.click()
+            shot.locator("button.open-sub").click()
+            shot.locator(".sub-items").wait_for(state="visible")
+            shot.evaluate("() => window.scrollTo(0, 0)")
+            shot.screenshot(path=str(SCREENSHOTS / f"thread-{width}.png"), full_page=True)
+            context.close()
+    shutil.rmtree(root, ignore_errors=True)
     for name in ("list-1280", "list-375", "thread-1280", "thread-375"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 5000
 

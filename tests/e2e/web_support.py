@@ -170,32 +170,22 @@ def thread_id(home: Path, title: str) -> str:
 # -- the browser ----------------------------------------------------------------------
 
 
-_BROWSER: list[Any] = []
-"""The one Chromium of the run: Playwright's sync API allows one instance per process,
-and each test module that imports the ``browser`` fixture gets a fixture of its own."""
-
-
-def _shared_browser() -> Any:
-    if not _BROWSER:
-        import atexit
-
-        from playwright.sync_api import sync_playwright
-
-        playwright = sync_playwright().start()
-        _BROWSER.append(playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]))
-        atexit.register(playwright.stop)
-        atexit.register(_BROWSER[0].close)
-    return _BROWSER[0]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Any:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium for one test module, stopped at its end: Playwright's sync API keeps an
+    event loop running while it is started, which other tests' ``asyncio.run`` cannot
+    share (and each module that imports this fixture gets one of its own)."""
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    return _shared_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
 @pytest.fixture
