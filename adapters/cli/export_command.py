@@ -94,7 +94,10 @@ def _markdown(document: Row) -> str:
 
 
 def _html(session: Any, document: Row) -> str:
+    from contextlib import suppress
+
     from threadline.adapters.web import present
+    from threadline.adapters.web.reading import NotFoundError
     from threadline.adapters.web.render import Renderer
 
     def entries(doc: Row) -> list[Any]:
@@ -110,10 +113,6 @@ def _html(session: Any, document: Row) -> str:
     thread = document["thread"]
     parent = None
     if thread.get("parent_thread_id"):
-        from contextlib import suppress
-
-        from threadline.adapters.web.reading import NotFoundError
-
         with suppress(NotFoundError):
             parent = session.thread(thread["parent_thread_id"])
     return Renderer().export(

@@ -130,8 +130,6 @@ def entry_for(item: Row, limit: int | None) -> Entry:
         if subtype in ("compact_boundary", "compact_summary"):
             entry.kind = "compaction"
         entry.parts = [Body.of(_text(item.get("text") or ""), limit)]
-        if item.get("data"):
-            entry.usage = None
     else:
         entry.kind = "unknown"
         entry.label = str(item.get("record_type") or kind)

@@ -164,7 +164,3 @@ class Reader:
         names: Sequence[str] = ALL_PROJECTIONS if search else EAGER_PROJECTIONS
         with read_models_for(self.args, names) as queries:
             yield Session(queries)
-
-
-MARKS = ("\x02", "\x03")
-"""Around each match in a search snippet (``sqlite_queries.MARK_START``/``MARK_END``)."""

@@ -218,6 +218,18 @@ def test_keyboard_j_k_o_and_slash(site: Any, page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == "search-box"
 
 
+def test_keyboard_on_the_list_opens_the_focused_thread(site: Any, page: Any) -> None:
+    server, home = site
+    page.goto(server.url)
+    for _ in range(3):
+        page.keyboard.press("j")
+    focused = page.locator("tr.focused")
+    assert focused.locator(".c-title > a").inner_text() == FIX
+    page.keyboard.press("o")
+    page.wait_for_url(f"**/thread/{thread_id(home, FIX)}")
+    assert page.locator("h1").inner_text() == FIX
+
+
 def test_dark_mode_and_narrow_screen(site: Any, browser: Any) -> None:
     server, home = site
     context = browser.new_context(viewport={"width": 375, "height": 800}, color_scheme="dark")
