@@ -96,7 +96,7 @@
   }
 
   // -- live: a growing thread ---------------------------------------------------
-  // Polls for items after the last one once the whole thread is on the page (ADR 0011).
+  // Polls for items after the last one once the whole thread is on the page (ADR 0012).
   function poll() {
     if (document.hidden || loading || items.dataset.next !== "") return;
     var from = items.dataset.count;
