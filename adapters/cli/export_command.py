@@ -23,19 +23,21 @@ Row = dict[str, Any]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from threadline.adapters.cli.common import UserError
-    from threadline.adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
+    from threadline.adapters.cli.common import EXIT_OK, EXIT_PROBLEMS, UserError
     from threadline.adapters.web.reading import NotFoundError, Reader
 
     reader = Reader(args.home, args.database_url)
     with reader.session() as session:
-        matches = session.queries.find_threads(args.thread_id)
-        if not matches:
-            raise UserError(f"no thread {args.thread_id!r}", EXIT_PROBLEMS)
-        if len(matches) > 1:
-            raise UserError(f"{args.thread_id!r} matches more than one thread; give more of it")
+        from threadline.application import views
+
         try:
-            document = _document(session, matches[0], not args.no_subagents, set())
+            thread_id = views.resolve_thread(session.queries, args.thread_id)
+        except views.ThreadNotFoundError as exc:
+            raise UserError(str(exc), EXIT_PROBLEMS) from exc
+        except views.AmbiguousThreadError as exc:
+            raise UserError(str(exc)) from exc
+        try:
+            document = _document(session, thread_id, not args.no_subagents, set())
         except NotFoundError as exc:
             raise UserError(f"no thread {exc}", EXIT_PROBLEMS) from exc
         if args.format == "html":

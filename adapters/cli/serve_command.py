@@ -37,8 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from threadline.adapters.cli.common import UserError
-    from threadline.adapters.cli.main import EXIT_OK
+    from threadline.adapters.cli.common import EXIT_OK, UserError
     from threadline.adapters.web.app import create_app
     from threadline.adapters.web.reading import Reader
 

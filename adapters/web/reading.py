@@ -1,22 +1,22 @@
 """The web face's one way into the read models.
 
-Everything the web app and ``threadline export`` read goes through ``Reader``: it
-wraps today's read port calls (``open_queries`` via the CLI's ``read_models_for``,
-which catches the read models up first when a write left them behind, and
-``thread_items`` to assemble a thread's items). When the read use cases move into
-``application/views.py``, only this module changes.
+Everything the web app and ``threadline export`` read goes through ``Reader`` and its
+``Session``: thin calls of the read side's views (``application/views.py``: catch up
+if behind, resolve an id prefix, a page of the thread list, a thread's items, search)
+on the ``ReadModels`` port, with their errors turned into this face's two kinds
+(``NotFoundError``, ``ValueError``).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from threadline.application import views
 from threadline.application.read_queries import (
     ALL_PROJECTIONS,
     EAGER_PROJECTIONS,
@@ -25,11 +25,10 @@ from threadline.application.read_queries import (
     SearchQuery,
     ThreadQuery,
     parse_moment,
-    row_cursor,
 )
 
 if TYPE_CHECKING:
-    from threadline.adapters.queries import Queries
+    from threadline.application.views import ReadModels
 
 Row = dict[str, Any]
 
@@ -66,9 +65,8 @@ class ThreadPage:
 class Session:
     """One request's view of the read models (one connection)."""
 
-    def __init__(self, queries: Queries) -> None:
+    def __init__(self, queries: ReadModels) -> None:
         self.queries = queries
-        self._lines: Any = None
 
     def thread_list(self, filters: ListFilters) -> ThreadPage:
         from threadline.adapters.cli.table import in_tree_order
@@ -86,21 +84,17 @@ class Session:
             )
         except BadQueryError as exc:
             raise ValueError(str(exc)) from exc
-        rows = self.queries.threads(query)
-        more = len(rows) > filters.limit
-        rows = rows[: filters.limit]
-        for row in rows:
-            row["models"] = orjson.loads(row["models"])
-        return ThreadPage(
-            in_tree_order(rows), row_cursor(query, rows[-1]) if more and rows else None
-        )
+        page = views.list_threads(self.queries, query)
+        return ThreadPage(in_tree_order(page["threads"]), page["next_cursor"])
 
     def resolve(self, prefix: str) -> str:
         """The thread id that ``prefix`` starts (a whole id, or a unique prefix)."""
-        matches = self.queries.find_threads(prefix) if prefix else []
-        if len(matches) != 1:
+        if not prefix:
             raise NotFoundError(prefix)
-        return matches[0]
+        try:
+            return views.resolve_thread(self.queries, prefix)
+        except (views.ThreadNotFoundError, views.AmbiguousThreadError) as exc:
+            raise NotFoundError(prefix) from exc
 
     def thread(self, thread_id: str) -> Row:
         row = self.queries.thread(thread_id)
@@ -110,12 +104,10 @@ class Session:
         return row
 
     def items(self, thread_id: str, start: int = 0, limit: int | None = None) -> list[Row]:
-        from threadline.adapters.persistence.sqlite_queries import QueryBlobs
-        from threadline.application.history import SourceLines, thread_items
-
-        if self._lines is None:
-            self._lines = SourceLines(QueryBlobs(self.queries))
-        return thread_items(self.queries, orjson.loads, self._lines, thread_id, start, limit)
+        try:
+            return views.show_thread(self.queries, thread_id, start, limit)["items"]
+        except views.ThreadNotFoundError as exc:
+            raise NotFoundError(thread_id) from exc
 
     def item(self, thread_id: str, position: int) -> Row:
         found = self.items(thread_id, position, 1)
@@ -141,7 +133,7 @@ class Session:
             query = SearchQuery(text, limit=limit)
         except BadQueryError as exc:
             raise ValueError(str(exc)) from exc
-        return self.queries.search(query)
+        return views.search(self.queries, query)
 
     def blob(self, key: str) -> bytes:
         try:
@@ -155,12 +147,24 @@ class Reader:
     ``--database-url`` name it), caught up first if it is behind."""
 
     def __init__(self, home: str | None, database_url: str | None) -> None:
-        self.args = argparse.Namespace(home=home, database_url=database_url)
+        from threadline.adapters.home import resolve_location
+
+        self.location = resolve_location(home, database_url)
 
     @contextmanager
     def session(self, search: bool = False) -> Iterator[Session]:
-        from threadline.adapters.cli.commands import read_models_for
+        from threadline.adapters.queries import open_queries
 
         names: Sequence[str] = ALL_PROJECTIONS if search else EAGER_PROJECTIONS
-        with read_models_for(self.args, names) as queries:
+        opened = views.up_to_date(lambda: open_queries(self.location), self._catch_up, names)
+        with closing(opened) as queries:
             yield Session(queries)
+
+    def _catch_up(self, names: Sequence[str]) -> None:
+        from threadline.adapters.store import open_store
+
+        store = open_store(self.location)
+        try:
+            store.catch_up(names=list(names))
+        finally:
+            store.close()

@@ -10,8 +10,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from threadline.adapters.persistence.sqlite_queries import MARK_END, MARK_START
 from threadline.adapters.web import present
+from threadline.application.views import MARK_END, MARK_START
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
