@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from typing import Any
 
@@ -24,6 +23,8 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
+        import ipaddress  # here: every command's start-up imports this module
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
