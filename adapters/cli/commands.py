@@ -130,6 +130,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import orjson
 
+    from threadline.adapters.persistence.compression import decode_state
     from threadline.application.history import SourceLines, thread_items
 
     if args.start < 0 or (args.limit is not None and args.limit < 1):
@@ -141,7 +142,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         thread = queries.thread(thread_id)
         assert thread is not None
         lines = SourceLines(QueryBlobs(queries))
-        items = thread_items(queries, orjson.loads, lines, thread_id, args.start, args.limit)
+        items = thread_items(queries, decode_state, lines, thread_id, args.start, args.limit)
     thread["models"] = orjson.loads(thread["models"])
     last = items[-1]["position"] if items else args.start - 1
     next_position = last + 1 if last + 1 < thread["item_count"] else None

@@ -12,7 +12,7 @@ the very same SQL as on SQLite (``thread_list_sql``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -27,6 +27,9 @@ from threadline.adapters.persistence.sqlite_queries import (
     thread_list_sql,
 )
 from threadline.application.read_queries import SearchQuery, ThreadQuery, snippet
+
+if TYPE_CHECKING:
+    from threadline.adapters.persistence.compression import BlobPage
 
 EVENTS = f"{SCHEMA}.threadline_events"
 TRACKING = f"{SCHEMA}.threadline_tracking"
@@ -185,11 +188,13 @@ class PostgresReadModelQueries:
     def ledger(self) -> list[dict[str, Any]]:
         return self._select("SELECT * FROM ledger ORDER BY source_path", [])
 
-    def blob(self, key: str) -> bytes:
+    def blob(self, key: str) -> BlobPage:
+        from threadline.adapters.persistence.compression import open_blob
+
         row = self.conn.execute("SELECT data FROM blobs WHERE key = %s", (key,)).fetchone()
         if row is None:
             raise KeyError(f"no blob {key}")
-        return bytes(row["data"])
+        return open_blob(row["data"])
 
     def _scalar(self, sql: str) -> Any:
         row = self.conn.execute(sql).fetchone()

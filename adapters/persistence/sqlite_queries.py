@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from threadline.adapters.persistence.compression import BlobPage
     from threadline.application.read_queries import SearchQuery, ThreadQuery
 
 
@@ -172,11 +173,13 @@ class ReadModelQueries:
     def ledger(self) -> list[dict[str, Any]]:
         return self._select("SELECT * FROM ledger ORDER BY source_path", ())
 
-    def blob(self, key: str) -> bytes:
+    def blob(self, key: str) -> BlobPage:
+        from threadline.adapters.persistence.compression import open_blob
+
         row = self.conn.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(f"no blob {key}")
-        return bytes(row[0])
+        return open_blob(row[0])
 
     def _scalar(self, sql: str) -> Any:
         return self.conn.execute(sql).fetchone()[0]
@@ -239,7 +242,7 @@ def thread_list_sql(query: ThreadQuery, mark: str = "?") -> tuple[str, list[Any]
 
 
 class _HasBlobs(Protocol):
-    def blob(self, key: str) -> bytes: ...
+    def blob(self, key: str) -> BlobPage: ...
 
 
 class QueryBlobs:
@@ -252,4 +255,7 @@ class QueryBlobs:
         raise PermissionError("the read path does not write blobs")
 
     def get(self, key: str) -> bytes:
+        return bytes(self.queries.blob(key))
+
+    def page(self, key: str) -> BlobPage:
         return self.queries.blob(key)
