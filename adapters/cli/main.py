@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds between catch-ups (PostgreSQL: at most, between saves) (default 1)",
     )
-    from threadline.adapters.cli.session_commands import add_session_parser
+    from threadline.adapters.cli import restore_command, session_commands, vacuum_command
 
-    add_session_parser(sub)
+    session_commands.add_session_parser(sub)
+    restore_command.add_parser(sub)
+    vacuum_command.add_parser(sub)
     return parser
 
 
@@ -127,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "import":
         from threadline.adapters.cli.import_command import cmd_import as command
+    elif args.command in ("restore", "vacuum"):
+        module = sys.modules[f"threadline.adapters.cli.{args.command}_command"]
+        command = getattr(module, f"cmd_{args.command}")
     else:
         from threadline.adapters.cli import commands
 
