@@ -81,6 +81,14 @@ def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, st
         return {}
 
 
+def _read_models(args: argparse.Namespace) -> tuple[str, ...]:
+    """What an import leaves current: every read model, so that the first ``search`` is as
+    fast as the next (ADR 0013); without the search index given ``--no-index``."""
+    from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
+
+    return EAGER_PROJECTIONS if getattr(args, "no_index", False) else ALL_PROJECTIONS
+
+
 def _import_changed(
     args: argparse.Namespace, sources: list[SourceFile], report: ImportReport
 ) -> None:
@@ -98,6 +106,7 @@ def _import_changed(
                 sources,
                 args.jobs,
                 on_done=progress.done if progress else None,
+                catch_up=_read_models(args),
             )
         )
     finally:
@@ -113,6 +122,9 @@ def _import_changed(
 
         try:  # what was saved stays saved; the read models also catch up on the next read
             with store_for(args) as store:
-                with_store_retries("catching up the read models", store.catch_up)
+                names = _read_models(args)
+                with_store_retries(
+                    "catching up the read models", lambda: store.catch_up(names=names)
+                )
         except PersistenceError as exc:
             report.store_error = report.store_error or store_error_reason(exc)

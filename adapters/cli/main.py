@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-j", "--jobs", type=int, default=5, help="sources in flight at once (default 5)"
     )
     p.add_argument("--json", action="store_true", help="print one machine-readable result")
+    p.add_argument("--no-index", action="store_true", help="leave the search index for later")
 
     p = sub.add_parser("threads", help="list threads, newest first")
     p.add_argument("--cwd", action="append", default=[], help="only threads in this directory")
