@@ -113,7 +113,8 @@ def store_bytes(tl: ib.Threadline, store: Path) -> tuple[int, dict[str, int]]:
         with psycopg.connect(url) as conn:
             total = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
             rows = conn.execute(
-                "SELECT tablename, pg_total_relation_size(format('%I.%I', schemaname, tablename))"
+                "SELECT tablename, pg_total_relation_size("
+                "quote_ident(schemaname) || '.' || quote_ident(tablename))"
                 " FROM pg_tables WHERE schemaname = 'threadline'"
             ).fetchall()
         return int(total), {str(n): int(s) for n, s in rows}

@@ -100,7 +100,8 @@ def _vacuum_postgres(store: Store, url: str) -> VacuumReport:
     blobs = store.blobs
     assert isinstance(blobs, PostgresBlobStore)
     sizes = (
-        "SELECT coalesce(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename))), 0)"
+        "SELECT coalesce(sum(pg_total_relation_size("
+        "quote_ident(schemaname) || '.' || quote_ident(tablename))), 0)"
         " FROM pg_tables WHERE schemaname = %s"
     )
     with connect(url, autocommit=True) as conn:
