@@ -27,7 +27,7 @@ import zstandard
 MAGIC = b"\x00TLz"
 HEADER = struct.Struct("<4sIQI")
 SIZE = struct.Struct("<I")
-FRAME_BYTES = 256 * 1024
+FRAME_BYTES = 1024 * 1024
 LEVEL = 1
 CACHED_FRAMES = 8
 

@@ -163,10 +163,10 @@ class CountingBlobs:
 
 def test_history_reads_a_2_mib_output_from_its_frames_not_the_whole_page() -> None:
     output = text(2 * 1024 * 1024, seed=7).replace(b"\n", b" ").replace(b'"', b"'")
-    before = text(1024 * 1024, seed=8)
+    before = text(2 * 1024 * 1024, seed=8)
     line = b'{"type":"user","toolUseResult":{"stdout":"' + output + b'"}}\n'
     blobs = CountingBlobs({})
-    key = blobs.put(before + line + text(900_000, seed=9))
+    key = blobs.put(before + line + text(2 * 1024 * 1024, seed=9))
     frames = -(-len(blobs.get(key)) // compression.FRAME_BYTES)
     ref = {
         "kind": "source-ref",
