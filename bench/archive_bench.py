@@ -146,6 +146,12 @@ def timed_cli(tl: ib.Threadline, store: Path, *args: str) -> ib.Run:
 
 def threadline_pair(tl: ib.Threadline, fixture: ib.Fixture, scratch: Path) -> dict[str, Any]:
     store = tl.new_store(scratch)
+    try:  # the import alone, as import_bench.py measures it: without the search index
+        argv = [*tl.argv, *tl._store(store), "import", str(fixture.projects), "--no-index"]
+        no_index = ib.run_measured([*argv, "--json"], tl.env)
+    finally:
+        tl.drop_store(store)
+    store = tl.new_store(scratch)
     try:
         imported, report = tl.import_(store, fixture)
         first = timed_cli(tl, store, "search", SEARCH_WORDS[0], "--limit", "5", "--json")
@@ -153,6 +159,7 @@ def threadline_pair(tl: ib.Threadline, fixture: ib.Fixture, scratch: Path) -> di
         total, tables = store_bytes(tl, store)
         reimport, _ = tl.import_(store, fixture)
         out = {
+            "import_no_index": no_index.figures(),
             "import": imported.figures(),
             "first_search": first.figures(),
             "second_search": second.figures(),
@@ -194,6 +201,26 @@ def samples_store(tl: ib.Threadline, scratch: Path) -> dict[str, Any]:
         tl.drop_store(store)
 
 
+def agentsview_sync(binary: str, fixture: ib.Fixture, scratch: Path) -> dict[str, Any]:
+    """agentsview's ``sync`` into a fresh data directory, offline (../shared/notes/peers.md)."""
+    data = Path(tempfile.mkdtemp(prefix="agentsview-", dir=scratch))
+    env = ib.clean_env("AGENTSVIEW_", "CLAUDE_") | {
+        "HOME": str(fixture.home),
+        "CLAUDE_PROJECTS_DIR": str(fixture.projects),
+        "AGENTSVIEW_DATA_DIR": str(data),
+        "AGENTSVIEW_NO_DAEMON": "1",
+        "AGENTSVIEW_DISABLE_UPDATE_CHECK": "1",
+        "AGENTSVIEW_TELEMETRY_ENABLED": "0",
+        "DO_NOT_TRACK": "1",
+    }
+    try:
+        run = ib.run_measured([binary, "sync"], env)
+        size = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+        return run.figures() | {"store_bytes": size, "exit_code": run.exit_code}
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
@@ -227,6 +254,9 @@ def bench_store(args: argparse.Namespace) -> dict[str, Any]:
                     finally:
                         shutil.rmtree(fixture.home / ".codex", ignore_errors=True)
                     ib.log(f"{key} pair {pair + 1} B: {json.dumps(b)}")
+                if args.agentsview:
+                    b["agentsview"] = agentsview_sync(args.agentsview, fixture, scratch)
+                    ib.log(f"{key} pair {pair + 1} agentsview: {json.dumps(b['agentsview'])}")
                 pairs.append({"threadline": a, "codex": b})
             result["workloads"][fixture.workload.name] = {
                 "source_bytes": fixture.bytes,
@@ -260,6 +290,13 @@ def ratio_rows(w: dict[str, Any]) -> list[tuple[str, float | None, float | None,
             if p["codex"].get(key, {}).get("wall_s") is not None
         ]
 
+    def av(key: str) -> list[float]:
+        return [
+            float(p["codex"]["agentsview"][key])
+            for p in pairs
+            if p["codex"].get("agentsview", {}).get(key) is not None
+        ]
+
     def cx_rss() -> list[float]:
         return [
             float(p["codex"]["import"]["peak_rss_mib"])
@@ -272,8 +309,15 @@ def ratio_rows(w: dict[str, Any]) -> list[tuple[str, float | None, float | None,
 
     rows = [
         ("store / source bytes", median(tl("store_ratio")), None, ""),
-        ("import wall s", median(tl("import.wall_s")), median(cx("import")), ""),
-        ("import CPU s", median(tl("import.cpu_s")), None, ""),
+        (
+            "import --no-index wall s",
+            median(tl("import_no_index.wall_s")),
+            median(cx("import")),
+            "",
+        ),
+        ("import --no-index CPU s", median(tl("import_no_index.cpu_s")), None, ""),
+        ("import + index wall s", median(tl("import.wall_s")), median(cx("import")), ""),
+        ("import + index CPU s", median(tl("import.cpu_s")), None, ""),
         ("first search wall s", median(tl("first_search.wall_s")), None, ""),
         ("second search wall s", median(tl("second_search.wall_s")), None, ""),
         (
@@ -283,25 +327,32 @@ def ratio_rows(w: dict[str, Any]) -> list[tuple[str, float | None, float | None,
             "",
         ),
         ("unchanged re-import s", median(tl("reimport.wall_s")), median(cx("reimport")), ""),
-        ("import peak RSS MiB", median(tl("import.peak_rss_mib")), median(cx_rss()), ""),
+        ("import + index RSS MiB", median(tl("import.peak_rss_mib")), median(cx_rss()), ""),
         ("1st search peak RSS MiB", median(tl("first_search.peak_rss_mib")), median(cx_rss()), ""),
         ("rebuild eager s", median(tl("rebuild_eager.wall_s")), None, ""),
         ("rebuild all s", median(tl("rebuild_all.wall_s")), median(cx("import")), ""),
+        ("import + index vs agentsview", median(tl("import.wall_s")), median(av("wall_s")), ""),
+        ("store vs agentsview bytes", median(tl("store_bytes")), median(av("store_bytes")), ""),
     ]
     out = []
     for label, a, b, _ in rows:
         pp = ""
         if b is not None:
             key = {
-                "import wall s": ("import.wall_s", "import"),
+                "import --no-index wall s": ("import_no_index.wall_s", "import"),
+                "import + index wall s": ("import.wall_s", "import"),
                 "import until 1st search s": ("until_first_search_s", "import"),
                 "unchanged re-import s": ("reimport.wall_s", "reimport"),
                 "rebuild all s": ("rebuild_all.wall_s", "import"),
             }.get(label)
-            if key:
+            if label == "import + index vs agentsview":
+                pp = per_pair(tl("import.wall_s"), av("wall_s"))
+            elif label == "store vs agentsview bytes":
+                pp = per_pair(tl("store_bytes"), av("store_bytes"))
+            elif key:
                 pp = per_pair(tl(key[0]), cx(key[1]))
             elif "RSS" in label:
-                path = "import" if label.startswith("import") else "first_search"
+                path = "import" if label.startswith("import") else "first_search"  # with index
                 pp = per_pair(tl(f"{path}.peak_rss_mib"), cx_rss())
         out.append((label, a, b, pp))
     return out
@@ -340,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-codex", action="store_true")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="keep (and reuse) fixtures in DIR")
     ap.add_argument("--database-url", metavar="URL")
+    ap.add_argument("--agentsview", metavar="BIN", help="also time agentsview's sync (a binary)")
     args = ap.parse_args(argv)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     info = ib.machine()
