@@ -17,7 +17,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -38,6 +38,7 @@ def _topics(event_class: type) -> frozenset[str]:
 
 T_REGISTERED = _topics(Import.SourceRegistered)  # type: ignore[attr-defined]
 T_LEDGER = _topics(Import.LedgerRecorded)  # type: ignore[attr-defined]
+T_TOUCHED = _topics(Import.SourceTouched)  # type: ignore[attr-defined]
 
 
 class NotificationLog(Protocol):
@@ -101,7 +102,7 @@ def recorded_sources(
     """Every source the ledger knows, with each version's pages, in the order first seen."""
     sources: dict[Any, RecordedSource] = {}
     chains: dict[Any, list[Page]] = {}
-    wanted = sorted(T_REGISTERED | T_LEDGER)
+    wanted = sorted(T_REGISTERED | T_LEDGER | T_TOUCHED)
     start = 0
     while True:
         page = log.select_notifications(start, PAGE, topics=wanted, inclusive_of_start=False)
@@ -112,6 +113,9 @@ def recorded_sources(
                 chains[n.originator_id] = []
                 continue
             source = sources[n.originator_id]
+            if n.topic in T_TOUCHED:  # the same bytes found under a new mtime
+                source.versions[-1] = replace(source.versions[-1], mtime_ns=event["mtime_ns"])
+                continue
             version = event["version"]
             new = [Page(p["blob"], p["size"]) for p in event["pages"]]
             consumed = version["consumed_bytes"]

@@ -185,3 +185,22 @@ def test_a_50_mib_line_and_invalid_utf8_come_back_exactly(home: Path, tmp_path: 
     back = Path(restored[0]["target"]).read_bytes()
     assert len(back) == len(before)
     assert back == before
+
+
+def test_threads_agents_and_since_choose_what_is_restored(
+    home: Path, claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    imported = run_cli("import", claude_tree.claude_home, "--json", home=home)
+    oldest = claude_tree.session("oldest").path
+    thread = next(s["thread_id"] for s in imported.json()["sources"] if s["path"] == str(oldest))
+    os.utime(oldest, ns=(0, 0))  # an old file, re-imported as touched: its mtime is recorded
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+
+    one = restore(home, thread[:8], "--to", tmp_path / "one")
+    recent = restore(home, "--since", "2000-01-01", "--to", tmp_path / "recent")
+    other_agent = restore(home, "--agent", "codex", "--to", tmp_path / "none")
+
+    assert [Path(r["target"]).name for r in one] == [oldest.name]
+    assert oldest.name not in {Path(r["target"]).name for r in recent}
+    assert len(recent) == len(claude_tree.sessions) - 1
+    assert other_agent == []
