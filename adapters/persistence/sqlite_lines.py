@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from types import TracebackType
 
 from threadline.adapters.persistence.compression import MAGIC, BlobPage
 from threadline.application.history import SourceLines
+
+OPEN_BLOBS = 4
+"""Blobs kept open, each with its last few decompressed frames; the least recent is closed."""
 
 
 class SQLiteSourceLines(SourceLines):
@@ -17,12 +21,18 @@ class SQLiteSourceLines(SourceLines):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._blobs: dict[str, sqlite3.Blob] = {}
+        self._blobs: OrderedDict[str, sqlite3.Blob] = OrderedDict()
         self._readers: dict[str, BlobPage | None] = {}
 
     def _opened(self, key: str) -> tuple[sqlite3.Blob, BlobPage | None]:
         blob = self._blobs.get(key)
-        if blob is None:
+        if blob is not None:
+            self._blobs.move_to_end(key)
+        else:
+            if len(self._blobs) >= OPEN_BLOBS:  # bounded memory: a page's lines come in order
+                old, closing = self._blobs.popitem(last=False)
+                closing.close()
+                del self._readers[old]
             row = self.conn.execute("SELECT rowid FROM blobs WHERE key = ?", (key,)).fetchone()
             if row is None:
                 raise KeyError(f"no blob {key}")

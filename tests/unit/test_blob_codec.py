@@ -179,3 +179,20 @@ def test_history_reads_a_2_mib_output_from_its_frames_not_the_whole_page() -> No
     assert value == output.decode()
     needed = -(-len(line) // compression.FRAME_BYTES) + 1
     assert blobs.decompressed <= needed < frames
+
+
+def test_sqlite_source_lines_keep_a_few_blobs_open_and_still_read_every_one(
+    tmp_path: Path,
+) -> None:
+    from threadline.adapters.persistence.sqlite_lines import OPEN_BLOBS
+
+    pages = {f"page-{i}": text(FRAME * 8, seed=i) for i in range(OPEN_BLOBS + 3)}
+    conn = sqlite_with(
+        {k: encode_blob(v, frame_bytes=FRAME) for k, v in pages.items()}, tmp_path / "s.db"
+    )
+
+    with SQLiteSourceLines(conn) as lines:
+        for _ in range(2):
+            for key, raw in pages.items():
+                assert lines.line(key, FRAME * 3 + 5, 100) == raw[FRAME * 3 + 5 : FRAME * 3 + 105]
+                assert len(lines._blobs) <= OPEN_BLOBS
