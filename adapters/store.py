@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 CATCH_UP_PAGE = 50
 """Events per catch-up transaction. A page's row changes are held in memory, search texts
 included: at 500, indexing the many-lines fixture peaked at ~860 MiB, at 50 ~260 MiB, for
-the same CPU (ADR 0013)."""
+the same CPU (ADR 0015)."""
 
 
 @dataclass

@@ -83,7 +83,7 @@ def _recorded_versions(args: argparse.Namespace) -> dict[str, tuple[int, int, st
 
 def _read_models(args: argparse.Namespace) -> tuple[str, ...]:
     """What an import leaves current: every read model, so that the first ``search`` is as
-    fast as the next (ADR 0013); without the search index given ``--no-index``."""
+    fast as the next (ADR 0015); without the search index given ``--no-index``."""
     from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
 
     return EAGER_PROJECTIONS if getattr(args, "no_index", False) else ALL_PROJECTIONS

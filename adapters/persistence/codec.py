@@ -61,7 +61,7 @@ class PydanticMapper(Mapper[UUID]):
 class ZstdCompressor(Compressor):
     """The library's compressor hook with zstd (level 1): states of 256 bytes or more are
     stored as zstd frames; states stored before, or too small to gain, are read as they
-    are (``compression.decompress_state``; ADR 0013)."""
+    are (``compression.decompress_state``; ADR 0015)."""
 
     def compress(self, data: bytes) -> bytes:
         return compress_state(data)

@@ -2,7 +2,7 @@
 
 A page of source lines is cut into frames of ``FRAME_BYTES`` and each frame is
 compressed on its own, so a reader that needs one line decompresses only the
-frame(s) holding it, not the whole multi-megabyte page (ADR 0013)::
+frame(s) holding it, not the whole multi-megabyte page (ADR 0015)::
 
     MAGIC  frame_bytes:u32  raw_size:u64  frames:u32  stored_size:u32 (per frame)  frame…
 

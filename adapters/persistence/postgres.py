@@ -205,7 +205,7 @@ class PostgresBlobStore:
             )
         compress_with_lz4(datastore, "blobs", "data")  # blobs written raw by older releases
         with datastore.transaction(commit=True) as c:
-            # Pages arrive compressed: out of line, not compressed again (ADR 0013).
+            # Pages arrive compressed: out of line, not compressed again (ADR 0015).
             c.execute(f"ALTER TABLE {SCHEMA}.blobs ALTER COLUMN data SET STORAGE EXTERNAL")
             c.execute(f"SELECT to_regclass('{SCHEMA}.{CODEC_MARK}') AS t")
             row = c.fetchone()
