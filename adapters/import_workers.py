@@ -72,6 +72,31 @@ _worker_importer: TranscriptImporter | None = None
 _worker_store: Store | None = None
 
 
+class WorkerProcesses:
+    """The import use case's executor on this machine: the sources of a large import on
+    a worker process per core, a small one on threads here, into the store at ``location``;
+    ``read_models`` (default: the eager ones) are kept current along the way."""
+
+    def __init__(
+        self, location: StoreLocation, jobs: int, read_models: Sequence[str] | None = None
+    ) -> None:
+        self.location = location
+        self.jobs = jobs
+        self.read_models = read_models
+
+    def import_sources(
+        self, sources: list[SourceFile], on_done: Callable[[SourceReport], None] | None = None
+    ) -> list[SourceReport]:
+        return import_sources(self.location, sources, self.jobs, on_done, self.read_models)
+
+    def catch_up(self) -> None:
+        store = _open(self.location)
+        try:
+            store.catch_up(names=self.read_models)
+        finally:
+            store.close()
+
+
 def import_sources(
     location: StoreLocation,
     sources: list[SourceFile],
@@ -211,7 +236,7 @@ def _import_here(
     store = _open(location)
     try:
         importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
-        return importer.import_each(sources, on_done)
+        return importer.import_sources(sources, on_done)
     finally:
         store.close()
 

@@ -7,13 +7,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from threadline.adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
+from threadline.adapters.cli.common import EXIT_OK, EXIT_PROBLEMS
 
 if TYPE_CHECKING:
     from threadline.application.restore import RecordedSource, Restored
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "restore",
         help="write imported transcripts back to disk, byte for byte",
@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--list", action="store_true", help="list every recorded version; write none")
     p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_restore)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from threadline.adapters.cli.main import EXIT_OK
+from threadline.adapters.cli.common import EXIT_OK
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sub.add_parser(
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
         "vacuum",
         help="compress blobs stored raw by older releases, then give the free space back",
         description="Compresses every blob an older release stored uncompressed, then "
@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "PostgreSQL: VACUUM FULL of Threadline's tables). Takes the store's write lock: "
         "run it when no import is running.",
     )
+    p.set_defaults(run=cmd_vacuum)
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
