@@ -97,13 +97,14 @@ def write_raw_blobs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def import_in_process(home: Path, claude: Path) -> None:
     from threadline.adapters.claude_code.reader import ClaudeCodeReader
+    from threadline.application.import_transcripts import import_transcripts
     from threadline.application.importing import TranscriptImporter
 
     store = open_test_store(home)
     try:
-        TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, catch_up=store.catch_up).run(
-            [str(claude)]
-        )
+        reader = ClaudeCodeReader()
+        importer = TranscriptImporter(store.app, reader, store.blobs, catch_up=store.catch_up)
+        import_transcripts([str(claude)], reader.discover, lambda: importer)
     finally:
         store.close()
 
