@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from threadline.adapters.cli.common import EXIT_OK, EXIT_PROBLEMS
@@ -96,13 +97,43 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _target(agent: str, path: str, to: str | None) -> str:
+    """Where a source goes back to: its agent's own layout under ``to`` or the agent's home."""
     from threadline.adapters.claude_code import AGENT
     from threadline.adapters.claude_code import layout as claude_layout
 
-    if agent != AGENT:  # no other agent is imported yet: its own path is all we know
-        return path if to is None else os.path.join(to, agent, path.lstrip(os.sep))
-    root = os.path.abspath(os.path.expanduser(claude_layout.home() if to is None else to))
-    return os.path.join(root, claude_layout.relative_path(path))
+    if agent == AGENT:
+        root = claude_layout.home() if to is None else to
+        relative: str | None = claude_layout.relative_path(path)
+    else:
+        markers, home = _OTHER_LAYOUTS.get(agent, ((), lambda: ""))
+        parts = path.split(os.sep)
+        at = max((i for i, part in enumerate(parts[:-1]) if part in markers), default=None)
+        relative = os.path.join(*parts[at:]) if at is not None else None
+        root = home() if to is None else to
+        if relative is None or not root:  # no layout known: its own path, or under DIR/agent
+            return path if to is None else os.path.join(to, agent, path.lstrip(os.sep))
+    assert relative is not None
+    return os.path.join(os.path.abspath(os.path.expanduser(root)), relative)
+
+
+def _codex_home() -> str:
+    from threadline.adapters.codex.discovery import default_roots
+
+    return default_roots()[0]
+
+
+def _gemini_home() -> str:
+    from threadline.adapters.gemini.discovery import default_roots
+
+    return default_roots()[0]
+
+
+_OTHER_LAYOUTS: dict[str, tuple[tuple[str, ...], Callable[[], str]]] = {
+    # CODEX_HOME/sessions/YYYY/MM/DD/rollout-*.jsonl, CODEX_HOME/archived_sessions/…
+    "codex": (("sessions", "archived_sessions"), _codex_home),
+    # ~/.gemini/tmp/<project hash>/chats/session-*.json
+    "gemini": (("tmp",), _gemini_home),
+}
 
 
 def _row(r: Restored) -> dict[str, object]:

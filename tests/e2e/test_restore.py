@@ -204,3 +204,49 @@ def test_threads_agents_and_since_choose_what_is_restored(
     assert oldest.name not in {Path(r["target"]).name for r in recent}
     assert len(recent) == len(claude_tree.sessions) - 1
     assert other_agent == []
+
+
+@pytest.mark.parametrize(
+    ("agent_dir", "home_env"), [("codex", "CODEX_HOME"), ("gemini", "GEMINI_CLI_HOME")]
+)
+def test_other_agents_sources_come_back_in_their_own_layout(
+    home: Path, tmp_path: Path, agent_dir: str, home_env: str
+) -> None:
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / agent_dir / "public"
+    tree = tmp_path / "agent-home"
+    shutil.copytree(next(p for p in fixtures.iterdir() if p.is_dir()), tree)
+    root = tree / ".gemini" if agent_dir == "gemini" else tree
+    if agent_dir == "gemini":
+        (tree / ".gemini").mkdir()
+        shutil.move(str(tree / "tmp"), str(tree / ".gemini" / "tmp"))
+    before = {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*.json*"))
+        if p.is_file()
+    }
+    env = {home_env: str(tree)}
+    import_in_process(home, agent_dir, root)  # the CLI imports Claude Code only, so far
+
+    restored = restore(home, "--agent", agent_dir, "--to", tmp_path / "back", env=env)
+
+    assert restored and {r["outcome"] for r in restored} == {"restored"}
+    for r in restored:
+        relative = str(Path(r["target"]).relative_to(tmp_path / "back"))
+        assert Path(r["target"]).read_bytes() == before[relative]
+
+
+def import_in_process(home: Path, agent: str, root: Path) -> None:
+    from conftest import open_test_store
+
+    from threadline.adapters.codex.reader import CodexReader
+    from threadline.adapters.gemini.reader import GeminiReader
+    from threadline.application.import_transcripts import import_transcripts
+    from threadline.application.importing import TranscriptImporter
+
+    reader = CodexReader() if agent == "codex" else GeminiReader()
+    store = open_test_store(home)
+    try:
+        importer = TranscriptImporter(store.app, reader, store.blobs, catch_up=store.catch_up)
+        import_transcripts([str(root)], reader.discover, lambda: importer)
+    finally:
+        store.close()
