@@ -15,8 +15,10 @@ from collections.abc import Sequence
 
 from threadline.adapters.cli import (
     commands,
+    export_command,
     import_command,
     restore_command,
+    serve_command,
     session_commands,
     vacuum_command,
 )
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_parsers(sub)
     commands.add_parsers(sub)
     session_commands.add_parsers(sub)
+    serve_command.add_serve_parser(sub)
+    export_command.add_export_parser(sub)
     restore_command.add_parsers(sub)
     vacuum_command.add_parsers(sub)
     return parser
