@@ -31,7 +31,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 
@@ -74,21 +74,25 @@ _worker_store: Store | None = None
 
 class WorkerProcesses:
     """The import use case's executor on this machine: the sources of a large import on
-    a worker process per core, a small one on threads here, into the store at ``location``."""
+    a worker process per core, a small one on threads here, into the store at ``location``;
+    ``read_models`` (default: the eager ones) are kept current along the way."""
 
-    def __init__(self, location: StoreLocation, jobs: int) -> None:
+    def __init__(
+        self, location: StoreLocation, jobs: int, read_models: Sequence[str] | None = None
+    ) -> None:
         self.location = location
         self.jobs = jobs
+        self.read_models = read_models
 
     def import_sources(
         self, sources: list[SourceFile], on_done: Callable[[SourceReport], None] | None = None
     ) -> list[SourceReport]:
-        return import_sources(self.location, sources, self.jobs, on_done)
+        return import_sources(self.location, sources, self.jobs, on_done, self.read_models)
 
     def catch_up(self) -> None:
         store = _open(self.location)
         try:
-            store.catch_up()
+            store.catch_up(names=self.read_models)
         finally:
             store.close()
 
@@ -98,8 +102,10 @@ def import_sources(
     sources: list[SourceFile],
     jobs: int,
     on_done: Callable[[SourceReport], None] | None = None,
+    catch_up: Sequence[str] | None = None,
 ) -> list[SourceReport]:
-    """Import ``sources`` (at most ``jobs`` at once) and return a report for each."""
+    """Import ``sources`` (at most ``jobs`` at once) and return a report for each; the
+    read models ``catch_up`` names (default: the eager ones) catch up along the way."""
     workers = min(jobs, os.cpu_count() or 1, len(sources))
     if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
         return _import_here(location, sources, jobs, on_done)
@@ -133,7 +139,7 @@ def import_sources(
                 since_checkpoint += source.size
                 # Catch up along the way, and after each source once a core is free.
                 if since_checkpoint >= CHECKPOINT_BYTES or remaining < workers:
-                    _keep_up(store, checkpoint_too=sqlite and since_checkpoint >= CHECKPOINT_BYTES)
+                    _keep_up(store, sqlite and since_checkpoint >= CHECKPOINT_BYTES, catch_up)
                 if since_checkpoint >= CHECKPOINT_BYTES:
                     since_checkpoint = 0
         finally:
@@ -143,14 +149,14 @@ def import_sources(
     return reports
 
 
-def _keep_up(store: Store, *, checkpoint_too: bool) -> None:
+def _keep_up(store: Store, checkpoint_too: bool, names: Sequence[str] | None) -> None:
     """Catch up (and checkpoint) while workers import; a failure waits for the final catch-up.
 
     The import's caller catches up once more at the end and reports what fails then;
     the sources the workers are importing must not be abandoned for it.
     """
     try:
-        store.catch_up()
+        store.catch_up(names=names)
         if checkpoint_too:
             checkpoint(store)
     except Exception as exc:  # one line, never a traceback nor a statement's values

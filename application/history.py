@@ -9,26 +9,28 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 if TYPE_CHECKING:  # kept light: ``search`` reads item texts without the domain's imports
-    from threadline.application.ports import BlobStore
+    from threadline.application.ports import BlobStore, Page
 
 
 class SourceLines:
     """Reads values that items left in their source lines (``SourceRef``s).
 
     Keeps the few most recent pages in memory: a history is read in order, and
-    consecutive items come from the same page.
+    consecutive items come from the same page. A store that reads blobs by ranges
+    (``page(key)``, compressed pages) decompresses only the part of a page a line needs.
     """
 
     def __init__(self, blobs: BlobStore, cached_pages: int = 4) -> None:
         self.blobs = blobs
-        self._pages: OrderedDict[str, bytes] = OrderedDict()
+        self._pages: OrderedDict[str, Page | bytes] = OrderedDict()
         self._cached_pages = cached_pages
+        self._open: Callable[[str], Page | bytes] = getattr(blobs, "page", blobs.get)
 
-    def page(self, key: str) -> bytes:
+    def page(self, key: str) -> Page | bytes:
         if key in self._pages:
             self._pages.move_to_end(key)
             return self._pages[key]
-        data = self.blobs.get(key)
+        data = self._open(key)
         self._pages[key] = data
         if len(self._pages) > self._cached_pages:
             self._pages.popitem(last=False)

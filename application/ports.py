@@ -23,6 +23,20 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
 
+class Page(Protocol):
+    """A blob read by ranges: ``page[a:b]`` reads (decompresses) only what it needs."""
+
+    def __getitem__(self, span: slice, /) -> bytes: ...
+
+    def __len__(self) -> int: ...
+
+    def __bytes__(self) -> bytes: ...
+
+
+class PagedBlobStore(BlobStore, Protocol):
+    def page(self, key: str) -> Page: ...
+
+
 @dataclass(frozen=True)
 class ResumePoint:
     """Where the previous import of a source stopped."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 if TYPE_CHECKING:
+    from threadline.application.ports import Page
     from threadline.application.read_queries import SearchQuery, ThreadQuery
 
 Row = dict[str, Any]
@@ -76,7 +77,9 @@ class ReadModels(Protocol):
         """Per source path, the size and mtime the ledger recorded, and its thread."""
         ...
 
-    def blob(self, key: str) -> bytes: ...
+    def blob(self, key: str) -> Page:
+        """A blob read by ranges (``page[a:b]``; ``bytes(page)`` for all of it)."""
+        ...
 
 
 class QueryBlobs:
@@ -89,6 +92,9 @@ class QueryBlobs:
         raise PermissionError("the read path does not write blobs")
 
     def get(self, key: str) -> bytes:
+        return bytes(self.queries.blob(key))
+
+    def page(self, key: str) -> Page:
         return self.queries.blob(key)
 
 

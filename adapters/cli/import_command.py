@@ -41,6 +41,7 @@ def add_parsers(sub: Any) -> None:
         "-j", "--jobs", type=int, default=5, help="sources in flight at once (default 5)"
     )
     p.add_argument("--json", action="store_true", help="print one machine-readable result")
+    p.add_argument("--no-index", action="store_true", help="leave the search index for later")
     p.set_defaults(run=cmd_import)
 
 
@@ -64,8 +65,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     def worker_processes() -> ImportExecutor:
         from threadline.adapters.import_workers import WorkerProcesses
+        from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
 
-        return WorkerProcesses(location, args.jobs)
+        # Every read model current when the import ends, the search index too, so the first
+        # search is as fast as the next (ADR 0015); --no-index leaves it to the first search.
+        read_models = EAGER_PROJECTIONS if args.no_index else ALL_PROJECTIONS
+        return WorkerProcesses(location, args.jobs, read_models)
 
     progress: ImportProgress | None = None
 

@@ -17,8 +17,10 @@ from threadline.adapters.cli import (
     commands,
     export_command,
     import_command,
+    restore_command,
     serve_command,
     session_commands,
+    vacuum_command,
 )
 from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, UserError, location_for
 
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     session_commands.add_parsers(sub)
     serve_command.add_serve_parser(sub)
     export_command.add_export_parser(sub)
+    restore_command.add_parsers(sub)
+    vacuum_command.add_parsers(sub)
     return parser
 
 

@@ -11,11 +11,12 @@ from typing import Any, cast
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import Compressor, Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, register_topic, resolve_topic
 from pydantic import BaseModel
 
 import threadline.domain
+from threadline.adapters.persistence.compression import compress_state, decompress_state
 
 # Stores written before the layers were installed as one package name their events
 # ``domain.session:Session.SessionImported``: such topics resolve into ``threadline.domain``
@@ -57,7 +58,20 @@ class PydanticMapper(Mapper[UUID]):
         return cast(dict[str, Any], self.transcoder.decode(state))
 
 
+class ZstdCompressor(Compressor):
+    """The library's compressor hook with zstd (level 1): states of 256 bytes or more are
+    stored as zstd frames; states stored before, or too small to gain, are read as they
+    are (``compression.decompress_state``; ADR 0015)."""
+
+    def compress(self, data: bytes) -> bytes:
+        return compress_state(data)
+
+    def decompress(self, data: bytes) -> bytes:
+        return decompress_state(data)
+
+
 CODEC_ENV = {
     "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
     "MAPPER_TOPIC": get_topic(PydanticMapper),
+    "COMPRESSOR_TOPIC": get_topic(ZstdCompressor),
 }

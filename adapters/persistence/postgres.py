@@ -35,6 +35,12 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
+from threadline.adapters.persistence.compression import (
+    MAGIC,
+    BlobPage,
+    decode_blob,
+    encode_blob,
+)
 from threadline.adapters.persistence.postgres_connection import (
     CONNECT_TIMEOUT_SECONDS,
     SCHEMA,
@@ -159,8 +165,9 @@ def creation_lock(url: str) -> Iterator[bool]:
 
 
 def _is_created(conn: psycopg.Connection[Any]) -> bool:
-    """The blob table is made last, after the read models recorded their schema version."""
-    if conn.execute(f"SELECT to_regclass('{SCHEMA}.blobs')").fetchone() == (None,):
+    """The blob table is made last, after the read models recorded their schema version;
+    then the mark that its blobs are compressed or safely raw (``PostgresBlobStore.create``)."""
+    if conn.execute(f"SELECT to_regclass('{SCHEMA}.{CODEC_MARK}')").fetchone() == (None,):
         return False
     row = conn.execute(f"SELECT max(version) FROM {SCHEMA}.read_model_schema").fetchone()
     return row is not None and row[0] == READ_MODEL_SCHEMA_VERSION
@@ -177,37 +184,68 @@ def compress_with_lz4(datastore: PostgresDatastore, table: str, column: str) -> 
         pass
 
 
+CODEC_MARK = "blob_codec"
+"""A table that says every blob is either encoded or raw without the codec's magic."""
+
+
 class PostgresBlobStore:
-    """Content-addressed, immutable bytes in the store's own database."""
+    """Content-addressed, immutable bytes in the store's own database, compressed
+    (``compression``; the key is the sha256 of the original bytes)."""
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         self.datastore = datastore
 
     @classmethod
     def create(cls, datastore: PostgresDatastore) -> PostgresBlobStore:
-        """The blob store, its table created if needed."""
+        """The blob store, its table created (or upgraded) if needed."""
         with datastore.transaction(commit=True) as c:
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {SCHEMA}.blobs"
                 " (key TEXT PRIMARY KEY, data BYTEA NOT NULL)"
             )
-        compress_with_lz4(datastore, "blobs", "data")
+        compress_with_lz4(datastore, "blobs", "data")  # blobs written raw by older releases
+        with datastore.transaction(commit=True) as c:
+            # Pages arrive compressed: out of line, not compressed again (ADR 0015).
+            c.execute(f"ALTER TABLE {SCHEMA}.blobs ALTER COLUMN data SET STORAGE EXTERNAL")
+            c.execute(f"SELECT to_regclass('{SCHEMA}.{CODEC_MARK}') AS t")
+            row = c.fetchone()
+            if row is None or row["t"] is None:
+                c.execute(
+                    f"SELECT key, data FROM {SCHEMA}.blobs"
+                    " WHERE substring(data from 1 for %s) = %b",
+                    (len(MAGIC), MAGIC),
+                )
+                for found in c.fetchall():
+                    c.execute(
+                        f"UPDATE {SCHEMA}.blobs SET data = %b WHERE key = %s",
+                        (encode_blob(bytes(found["data"])), found["key"]),
+                    )
+                c.execute(f"CREATE TABLE {SCHEMA}.{CODEC_MARK} (version INTEGER NOT NULL)")
+                c.execute(f"INSERT INTO {SCHEMA}.{CODEC_MARK} VALUES (1)")
         return cls(datastore)
 
     def put(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
+        stored = encode_blob(data)
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 f"INSERT INTO {SCHEMA}.blobs (key, data) VALUES (%s, %b)"
                 " ON CONFLICT (key) DO NOTHING",
-                (key, data),
+                (key, stored),
             )
         return key
 
-    def get(self, key: str) -> bytes:
+    def stored(self, key: str) -> bytes:
+        """The blob as stored (encoded, or raw if written before compression)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT data FROM {SCHEMA}.blobs WHERE key = %s", (key,))
             row = c.fetchone()
         if row is None:
             raise KeyError(f"no blob {key}")
         return bytes(row["data"])
+
+    def get(self, key: str) -> bytes:
+        return decode_blob(self.stored(key))
+
+    def page(self, key: str) -> BlobPage:
+        return BlobPage.of(self.stored(key))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from threadline.application.views import ReadModels, Row, StoreNotFoundError
 
 if TYPE_CHECKING:
+    from threadline.adapters.persistence.compression import BlobPage
     from threadline.application.read_queries import ThreadQuery
 
 SCHEMA_VERSION = 8
@@ -102,6 +103,8 @@ class ReadModelQueries(ReadModels):
         return self._select(sql + " LIMIT ?", (thread_id, start, limit))
 
     def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]:
+        from threadline.adapters.persistence.compression import decompress_state
+
         found: dict[int, bytes] = {}
         ids = list(notification_ids)
         for start in range(0, len(ids), EVENT_STATES_PER_QUERY):
@@ -112,7 +115,8 @@ class ReadModelQueries(ReadModels):
                 f" WHERE {self.event_id} IN ({marks})",
                 chunk,
             )
-            found.update((r[0], bytes(r[1])) for r in rows.fetchall())
+            # Stored compressed (ADR 0015): handed out as the transcoder wrote them.
+            found.update((r[0], decompress_state(bytes(r[1]))) for r in rows.fetchall())
         return found
 
     def recorded_versions(self) -> dict[str, tuple[int, int, str | None]]:
@@ -127,11 +131,14 @@ class ReadModelQueries(ReadModels):
     def ledger(self) -> list[Row]:
         return self._select("SELECT * FROM ledger ORDER BY source_path")
 
-    def blob(self, key: str) -> bytes:
+    def blob(self, key: str) -> BlobPage:
+        """The blob read by ranges: only the frames a slice covers are decompressed."""
+        from threadline.adapters.persistence.compression import open_blob
+
         row = self.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(f"no blob {key}")
-        return bytes(row[0])
+        return open_blob(row[0])
 
     def _scalar(self, sql: str) -> Any:
         row = self.execute(sql).fetchone()

@@ -27,6 +27,12 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from threadline.adapters.persistence.compression import (
+    MAGIC,
+    BlobPage,
+    decode_blob,
+    encode_blob,
+)
 from threadline.adapters.persistence.sqlite_queries import DB_FILENAME
 
 LOCK_TIMEOUT_SECONDS = 30
@@ -138,25 +144,51 @@ def sqlite_env(db_path: str) -> dict[str, str]:
 
 
 class SQLiteBlobStore:
-    """Content-addressed, immutable bytes in the store's own file."""
+    """Content-addressed, immutable bytes in the store's own file, compressed
+    (``compression``; the key is the sha256 of the original bytes)."""
 
     CREATE = "CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL)"
+    CODEC_MARK = "blob_codec"
+    """A table that says every blob is either encoded or raw without the codec's magic."""
 
     def __init__(self, datastore: SQLiteDatastore) -> None:
         self.datastore = datastore
         with self.datastore.transaction(commit=True) as c:
             c.execute(self.CREATE)
+            c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.CODEC_MARK,))
+            if c.fetchone() is None:
+                upgrade_raw_blobs(c)
+                c.execute(f"CREATE TABLE {self.CODEC_MARK} (version INTEGER NOT NULL)")
+                c.execute(f"INSERT INTO {self.CODEC_MARK} VALUES (1)")
 
     def put(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
+        stored = encode_blob(data)  # outside the write lock: it is most of the time
         with self.datastore.transaction(commit=True) as c:
-            c.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, data))
+            c.execute("INSERT OR IGNORE INTO blobs (key, data) VALUES (?, ?)", (key, stored))
         return key
 
-    def get(self, key: str) -> bytes:
+    def stored(self, key: str) -> bytes:
+        """The blob as stored (encoded, or raw if written before compression)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT data FROM blobs WHERE key = ?", (key,))
             row = c.fetchone()
         if row is None:
             raise KeyError(f"no blob {key}")
         return bytes(row[0])
+
+    def get(self, key: str) -> bytes:
+        return decode_blob(self.stored(key))
+
+    def page(self, key: str) -> BlobPage:
+        return BlobPage.of(self.stored(key))
+
+
+def upgrade_raw_blobs(c: SQLiteCursor) -> int:
+    """Blobs written raw (before compression) that start as encoded ones do are
+    re-encoded, so that no reader takes them for encoded; how many there were."""
+    c.execute("SELECT key, data FROM blobs WHERE substr(data, 1, ?) = ?", (len(MAGIC), MAGIC))
+    found = [(bytes(data), key) for key, data in c.fetchall()]
+    for data, key in found:
+        c.execute("UPDATE blobs SET data = ? WHERE key = ?", (encode_blob(data), key))
+    return len(found)

@@ -137,7 +137,7 @@ class Session:
 
     def blob(self, key: str) -> bytes:
         try:
-            return self.queries.blob(key)
+            return bytes(self.queries.blob(key))  # stored compressed: all of it, decoded
         except KeyError as exc:
             raise NotFoundError(key) from exc
 

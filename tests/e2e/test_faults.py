@@ -48,10 +48,18 @@ def imported(tree: Path, home: Path, **kwargs: object) -> dict:
     return result.json()
 
 
-def new_session(tree: ClaudeTree, name: str, tool_output_chars: int = 3000) -> Path:
+def new_session(
+    tree: ClaudeTree, name: str, tool_output_chars: int = 3000, incompressible: bool = False
+) -> Path:
     convo = Conversation(session_uuid(name), cwd=f"/nonexistent-threadline-tests/{name}")
     convo.user(f"Prompt of {name}")
-    convo.tool_turn("Read", {"file_path": f"/{name}"}, long_text(name, tool_output_chars))
+    # Random hex for a source that must take its size on disk: pages are stored compressed.
+    output = (
+        os.urandom(tool_output_chars // 2).hex()
+        if incompressible
+        else long_text(name, tool_output_chars)
+    )
+    convo.tool_turn("Read", {"file_path": f"/{name}"}, output)
     convo.assistant(f"Done with {name}.")
     return convo.write(tree.projects / slug(convo.cwd or "") / f"{convo.session_id}.jsonl")
 
@@ -170,7 +178,7 @@ def test_a_full_disk_fails_with_one_line_naming_the_store_and_a_later_run_comple
 ) -> None:
     small = tree.sessions[0].path
     imported(small, home)
-    big = [new_session(tree, f"big-{i}", tool_output_chars=1_500_000) for i in range(2)]
+    big = [new_session(tree, f"big-{i}", 1_500_000, incompressible=True) for i in range(2)]
     store_files = [p for p in home.iterdir() if p.is_file()]
     room = max(p.stat().st_size for p in store_files) + 256 * 1024  # less than one big source
 

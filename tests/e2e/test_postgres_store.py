@@ -95,7 +95,9 @@ def test_project_follow_is_woken_by_a_save_at_once_not_after_its_interval(
     url = request.getfixturevalue("postgres_server").fresh_database()
     home = tmp_path / "home"
     first, second, *_ = claude_tree.sessions
-    assert run_cli("--database-url", url, "import", first.path, home=home).returncode == 0
+    # --no-index: the search index is the follower's to build here.
+    imported = run_cli("--database-url", url, "import", first.path, "--no-index", home=home)
+    assert imported.returncode == 0
     follower = subprocess.Popen(
         cli_command("--database-url", url, "project", "--follow", "--interval", "600"),
         cwd=REPO,
@@ -107,7 +109,8 @@ def test_project_follow_is_woken_by_a_save_at_once_not_after_its_interval(
         assert follower.stderr is not None
         assert "projected" in follower.stderr.readline()  # caught up; now waiting 600 s
         # The import catches up the eager read models itself; search is the follower's.
-        assert run_cli("--database-url", url, "import", second.path, home=home).returncode == 0
+        second_import = ("import", second.path, "--no-index")
+        assert run_cli("--database-url", url, *second_import, home=home).returncode == 0
         saved = time.monotonic()
         indexed = 0
         while indexed < 2 and time.monotonic() - saved < 20:

@@ -75,8 +75,8 @@ def all_rows(home: Path) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def import_ok(path: Path, home: Path) -> dict[str, Any]:
-    result = run_cli("import", path, "--json", home=home)
+def import_ok(path: Path, home: Path, *options: str) -> dict[str, Any]:
+    result = run_cli("import", path, "--json", *options, home=home)
     assert result.returncode == 0, result.stderr
     report: dict[str, Any] = result.json()
     return report
@@ -222,7 +222,7 @@ def test_project_follow_keeps_read_models_current_and_stops_cleanly_on_sigterm(
     claude_tree: ClaudeTree, home: Path
 ) -> None:
     first, *rest = claude_tree.sessions
-    import_ok(first.path, home)
+    import_ok(first.path, home, "--no-index")
     follower = subprocess.Popen(
         cli_command("project", "--follow", "--interval", "0.1"),
         cwd=REPO,
@@ -233,8 +233,8 @@ def test_project_follow_keeps_read_models_current_and_stops_cleanly_on_sigterm(
     )
     try:
         for session in rest:
-            # Write the events without catching up: the follower must index them.
-            assert run_cli("import", session.path, home=home).returncode == 0
+            # Write the events without indexing them: the follower must.
+            assert run_cli("import", session.path, "--no-index", home=home).returncode == 0
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             indexed = query(home, "SELECT count(DISTINCT thread_id) FROM search_items")[0][0]
@@ -255,7 +255,7 @@ def test_project_follow_keeps_read_models_current_and_stops_cleanly_on_sigterm(
 
 
 def test_project_follow_stops_on_sigint_too(home: Path, claude_tree: ClaudeTree) -> None:
-    import_ok(claude_tree.claude_home, home)
+    import_ok(claude_tree.claude_home, home, "--no-index")  # the follower has search to do
     follower = subprocess.Popen(
         cli_command("project", "--follow", "--interval", "0.1"),
         cwd=REPO,

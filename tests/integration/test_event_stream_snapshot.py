@@ -11,7 +11,6 @@ it changes only when what is recorded changes. Update it on purpose with
 from __future__ import annotations
 
 import base64
-import json
 import re
 import uuid
 from pathlib import Path
@@ -26,6 +25,8 @@ from conftest import (
     session_uuid,
     thinking,
 )
+
+from threadline.adapters.persistence.compression import decode_state
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -120,7 +121,7 @@ def fixture_session(tmp_path: Path) -> tuple[Path, Conversation]:
 
 def event_stream(home: Path, source: Path, thread_id: str) -> list[dict[str, Any]]:
     events = [
-        (rowid, originator, version, topic, json.loads(state))
+        (rowid, originator, version, topic, decode_state(bytes(state)))
         for rowid, originator, version, topic, state in query(
             home,
             "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
