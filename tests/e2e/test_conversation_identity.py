@@ -149,7 +149,12 @@ def test_a_copied_tree_adds_no_thread_and_the_ledger_lists_both_locations(
 def test_a_moved_tree_adds_no_thread_and_reads_only_what_grew_after_it_moved(
     claude_tree: ClaudeTree, tmp_path: Path, home: Path
 ) -> None:
-    import_json(claude_tree.claude_home, home=home)
+    with claude_tree.session("middle").path.open("ab") as f:
+        f.write(b"not a record\n")  # reported whenever this line is parsed
+    first = run_cli("import", claude_tree.claude_home, "--json", home=home)
+    assert [p["line"] for p in first.json()["problems"]] == [
+        len(claude_tree.session("middle").records) + 1
+    ]
     before = threads(home)
     events_before = count_events(home, ITEMS_RECORDED)
     moved = tmp_path / "new-laptop" / ".claude"
@@ -159,15 +164,18 @@ def test_a_moved_tree_adds_no_thread_and_reads_only_what_grew_after_it_moved(
     again = import_json(moved, home=home)
 
     assert outcomes(again) == {"known": 3}
+    assert again["problems"] == []  # the moved bytes were hashed, not parsed again
     assert threads(home) == before
     assert count_events(home, ITEMS_RECORDED) == events_before  # nothing recorded twice
     session = claude_tree.session("middle")
     path = located(claude_tree, moved, session.path)
     appended = grow(session.conversation, path, "One more step after the move")
 
-    grown = by_path(import_json(moved, home=home))[str(path)]
+    report = import_json(moved, home=home)
+    grown = by_path(report)[str(path)]
 
     assert grown["outcome"] == "appended"
+    assert report["problems"] == []
     thread = before[grown["thread_id"]]
     after = items(home, grown["thread_id"])
     assert len(after) == thread["item_count"] + appended
