@@ -93,6 +93,11 @@ def name_conversations(agent: str, conversation_of: ConversationOf) -> None:
     _CONVERSATION_OF[agent] = conversation_of
 
 
+def names_conversations(agent: str) -> bool:
+    """Whether ``agent``'s adapter is loaded and can name its conversations."""
+    return agent in _CONVERSATION_OF
+
+
 def conversation_of(agent: str, path: str) -> str | None:
     """The conversation at ``path``, by the agent's own id, if its path alone tells."""
     naming = _CONVERSATION_OF.get(agent)

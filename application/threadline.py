@@ -24,6 +24,7 @@ from threadline.application.ports import (
     SourceFile,
     ThreadContent,
     conversation_of,
+    names_conversations,
 )
 from threadline.domain.conversation import (
     Conversation,
@@ -328,10 +329,12 @@ class Threadline(Application[UUID]):
             pass
         end = self.recorder.max_notification_id() or 0
         found: dict[tuple[str, str], tuple[UUID, str]] = {}
+        unnamed = False
         for event in self._imported_events(end):
             source = event.source
             if event.originator_id != imported_thread_id(source.agent, source.path):
                 continue  # an inline sidechain's thread: it follows its parent's
+            unnamed = unnamed or not names_conversations(source.agent)
             key = conversation_of(source.agent, source.path)
             if key is not None:
                 found.setdefault((source.agent, key), (event.originator_id, source.path))
@@ -343,6 +346,9 @@ class Threadline(Application[UUID]):
             if len(pending) >= UPGRADE_BATCH:
                 self.save(*pending)
                 pending = []
+        if unnamed:  # an agent whose adapter is not loaded here: index the rest next time
+            self.save(*pending)
+            return len(found)
         self.save(*pending, IdentityUpgrade(conversations=len(found), up_to_notification=end))
         return len(found)
 

@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from threadline.adapters.claude_code.reader import ClaudeCodeReader
 from threadline.adapters.persistence.codec import CODEC_ENV
+from threadline.application import ports
 from threadline.application.importing import TranscriptImporter
 from threadline.application.ports import SourceFile
 from threadline.application.threadline import Threadline
@@ -240,3 +241,21 @@ def test_an_appended_head_must_continue_the_bytes_the_thread_holds() -> None:
             items=1,
             last_timestamp=None,
         )
+
+
+def test_the_upgrade_is_not_recorded_done_while_an_agents_adapter_is_not_loaded(
+    app: Threadline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = transcript(tmp_path / "old" / f"{SESSION_ID}.jsonl", line(1, "hi"))
+    read = ClaudeCodeReader().read(source(old), None, Blobs())
+    app._upgraded = True  # as an earlier release: no index
+    entry = Import(agent=AGENT, source_key=str(old), path=str(old))
+    app._record_location(source(old), _without_conversation(read), entry)
+    monkeypatch.setattr(ports, "_CONVERSATION_OF", {})
+
+    app.index_legacy_threads()
+
+    monkeypatch.undo()
+    assert app.index_legacy_threads() == 1  # not recorded done: indexed once it can be
+    index: Conversation = app.repository.get(conversation_index_id(AGENT, SESSION_ID))
+    assert index.thread_id == imported_thread_id(AGENT, str(old))
