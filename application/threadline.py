@@ -107,6 +107,17 @@ class Threadline(Application[UUID]):
         entry.touched(mtime_ns=mtime_ns)
         self.save(entry)
 
+    def record_gone(self, agent: str, path: str) -> bool:
+        """A location in the ledger that is no longer on disk: its thread is kept (Threadline
+        is the backup), the ledger says the location is gone. False if it was never seen."""
+        try:
+            entry: Import = self.repository.get(import_id(agent, path))
+        except AggregateNotFoundError:
+            return False
+        entry.gone_from_disk()
+        self.save(entry)
+        return True
+
     def thread_id_for(self, source: SourceFile) -> UUID:
         """The thread the location's last import went to."""
         known = self._thread_at.get(source.path)

@@ -118,6 +118,7 @@ class Import(Aggregate):
         self.sidechain_lines: dict[str, str] = {}
         self.pages: list[SourcePage] = []
         """The bytes of the version read last, from its first line."""
+        self.gone = False
 
     @event(LedgerRecorded)
     def record(
@@ -137,6 +138,7 @@ class Import(Aggregate):
         """``pages`` hold the bytes this version consumed: all of them, or the appended part."""
         check_thread_never_changes(self.thread_id, thread_id)
         self.path = path
+        self.gone = False
         self.conversation_id = conversation_id or self.conversation_id
         self.divergence = divergence
         self.outcome = outcome
@@ -148,6 +150,17 @@ class Import(Aggregate):
         if pages:  # all of them (from line 1), or the part appended to those before
             self.pages = list(pages) if pages[0].first_line == 1 else [*self.pages, *pages]
 
+    @event("SourceGone")
+    def _gone(self) -> None:
+        self.gone = True
+
+    def gone_from_disk(self) -> None:
+        """The location was looked for and is not there any more (Claude Code deletes
+        transcripts after 30 days): its thread stays, the ledger says it is gone. Seen
+        again, it is recorded or touched as any location is, and is no longer gone."""
+        if not self.gone:
+            self._gone()
+
     @event("SourceTouched")
     def touched(self, *, mtime_ns: int) -> None:
         """The same bytes as the version recorded, with a new modification time (a
@@ -155,6 +168,7 @@ class Import(Aggregate):
         check_version_recorded(self.version_read)
         assert self.version_read is not None
         self.version_read = self.version_read.model_copy(update={"mtime_ns": mtime_ns})
+        self.gone = False
 
     def is_unchanged(self, size: int, mtime_ns: int) -> bool:
         """The cheap check: same size and mtime as the version recorded."""

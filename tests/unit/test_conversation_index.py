@@ -259,3 +259,23 @@ def test_the_upgrade_is_not_recorded_done_while_an_agents_adapter_is_not_loaded(
     assert app.index_legacy_threads() == 1  # not recorded done: indexed once it can be
     index: Conversation = app.repository.get(conversation_index_id(AGENT, SESSION_ID))
     assert index.thread_id == imported_thread_id(AGENT, str(old))
+
+
+def test_a_location_gone_from_disk_keeps_its_thread_and_is_no_longer_gone_once_seen(
+    app: Threadline, tmp_path: Path
+) -> None:
+    a = transcript(tmp_path / "a" / f"{SESSION_ID}.jsonl", line(1, "hi"))
+    run = importer(app)
+    thread = run.import_source(source(a)).thread_id
+
+    assert app.record_gone(AGENT, str(a))
+    assert app.record_gone(AGENT, str(a))  # said once: no second event
+    gone: Import = app.repository.get(import_id(AGENT, str(a)))
+    os.utime(a, ns=(5, 5))
+    run.import_source(source(a))  # back again (touched)
+
+    back: Import = app.repository.get(import_id(AGENT, str(a)))
+    assert gone.gone and not back.gone
+    assert [type(e).__name__ for e in app.events.get(gone.id)].count("SourceGone") == 1
+    assert str(app.repository.get(UUID(thread)).id) == thread
+    assert not app.record_gone(AGENT, str(tmp_path / "never-seen.jsonl"))
