@@ -1,12 +1,13 @@
 """The events that give a conversation one thread wherever it lives (ADR 0011), as a snapshot.
 
 A session is imported, copied, grown on both sides in different ways (a divergence),
-backed up, resumed in a new session, and renamed and archived; a sub-agent is known from
-its parent's progress lines and then from its own file. The snapshot holds, in store
-order, every event of the conversation index and of the user's names and lineage, and
-the ledger's outcomes. Ids are numbered by first appearance (so it shows which event
-names which thread), hashes and the times the events were written are normalised, paths
-are relative to the test's directory. Update on purpose with ``pytest --snapshot-update``.
+backed up, resumed in a new session, and renamed and archived; the backup is deleted; a
+sub-agent is known from its parent's progress lines and then from its own file. The
+snapshot holds, in store order, every event of the conversation index and of the user's
+names and lineage, and the ledger's outcomes. Ids are numbered by first appearance (so
+it shows which event names which thread), hashes and the times the events were written
+are normalised, paths are relative to the test's directory. Update on purpose with
+``pytest --snapshot-update``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SHOWN = (
     "Session.LineageRecorded",
     "Session.HistoryReplaced",
     "Import.LedgerRecorded",
+    "Import.SourceGone",
 )
 LEDGER_KEYS = ("outcome", "conversation_id", "divergence", "thread_id", "path")
 
@@ -156,6 +158,8 @@ def test_the_identity_events_of_a_conversation_that_moves_diverges_and_is_resume
         store.app.rename_thread(thread, "Release script, tidied")
         store.app.archive_thread(thread)
         store.app.unarchive_thread(thread)
+        backed_up = backup / path.relative_to(tmp_path / "here")
+        store.app.record_gone("claude-code", str(backed_up))  # the backup was deleted
     finally:
         store.close()
 
