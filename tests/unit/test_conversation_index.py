@@ -279,3 +279,26 @@ def test_a_location_gone_from_disk_keeps_its_thread_and_is_no_longer_gone_once_s
     assert [type(e).__name__ for e in app.events.get(gone.id)].count("SourceGone") == 1
     assert str(app.repository.get(UUID(thread)).id) == thread
     assert not app.record_gone(AGENT, str(tmp_path / "never-seen.jsonl"))
+
+
+def test_a_second_thread_an_earlier_release_made_for_a_copy_keeps_taking_its_location(
+    app: Threadline, tmp_path: Path
+) -> None:
+    blobs = Blobs()
+    app._upgraded = True  # as an earlier release: each copy its own thread
+    copies = [transcript(tmp_path / name / f"{SESSION_ID}.jsonl", line(1, "hi")) for name in "ab"]
+    for path in copies:
+        read = _without_conversation(ClaudeCodeReader().read(source(path), None, blobs))
+        entry = Import(agent=AGENT, source_key=str(path), path=str(path))
+        app._record_location(source(path), read, entry)
+    app._upgraded = False
+    with copies[1].open("a") as f:
+        f.write(line(2, "grown in the second copy"))
+
+    report = TranscriptImporter(app, ClaudeCodeReader(), blobs).import_source(source(copies[1]))
+
+    first, second = (imported_thread_id(AGENT, str(p)) for p in copies)
+    index: Conversation = app.repository.get(conversation_index_id(AGENT, SESSION_ID))
+    assert index.thread_id == first
+    assert (report.outcome, report.thread_id) == ("appended", str(second))
+    assert app.repository.get(second).item_count == 2
