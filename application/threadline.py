@@ -62,16 +62,17 @@ class Threadline(Application[UUID]):
     # -- the import ledger ---------------------------------------------------
 
     def ledger_entry(self, source: SourceFile) -> Import | None:
-        """The location's ledger entry; a new one (not saved yet) for a location never seen
-        whose conversation its path names, so that it resumes from that conversation."""
+        """The location's ledger entry; None for a location never recorded, unless its
+        path names a conversation imported before: then a new entry (not saved yet), so
+        that the location resumes from what that conversation's thread holds."""
         self._index_legacy_threads_once()
         try:
             entry: Import = self.repository.get(import_id(source.agent, source.path))
             return entry
         except AggregateNotFoundError:
             conversation = conversation_of(source.agent, source.path)
-            if conversation is None:
-                return None
+            if conversation is None or self._conversation(source.agent, conversation) is None:
+                return None  # nothing to resume from: read it from the start
             return Import(
                 agent=source.agent,
                 source_key=source.path,
