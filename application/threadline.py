@@ -466,7 +466,10 @@ class _Recording:
         if outcome in FEEDS_THREAD:
             self._record_mirrored(append=outcome == "appended", reason=self.reason)
         self._record_ledger(outcome, pages)
-        self.app.save(*self.changed)
+        # The index entries first: the save's last events are then ones the read models
+        # follow, so a catch-up never ends on a page with nothing for them (a second one
+        # running at once would be refused that page's position: application/projections).
+        self.app.save(*sorted(self.changed, key=lambda a: isinstance(a, (Import, Session))))
         self.app._thread_at[self.source.path] = thread_id
         return outcome
 
