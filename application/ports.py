@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from uuid import UUID
@@ -46,6 +46,9 @@ class ResumePoint:
     consumed_lines: int
     sidechain_lines: dict[str, str] = field(default_factory=dict)
     """Inline sidechain lines already imported: uuid -> the uuid of their chain's first line."""
+    pages: list[SourcePage] = field(default_factory=list)
+    """The bytes this point stands for, from the first line: a source whose bytes do not
+    continue them is compared with them (is it an older prefix?)."""
 
 
 @dataclass
@@ -57,6 +60,14 @@ class ThreadContent:
     items: list[Item]
     parent_thread_id: UUID | None = None
     spawned_by_call_id: str | None = None
+    parent_conversation_id: str | None = None
+    """A sub-agent transcript's parent conversation, by the agent's own id: the
+    application names its thread (ADR 0011)."""
+    conversation_id: str | None = None
+    """The agent's own id of this conversation, when it has its own thread."""
+    read_from: list[str] = field(default_factory=list)
+    """For a conversation copied into another's lines (a sub-agent's ``agent_progress``):
+    the uuids of the lines it was read from."""
 
 
 ReadMode = Literal["full", "append", "replace"]
@@ -79,10 +90,43 @@ class ReadTranscript:
     problems: list[Problem] = field(default_factory=list)
     sidechain_lines: dict[str, str] = field(default_factory=dict)
     """Every inline sidechain line read so far, for the next import to continue its chain."""
+    conversation_id: str | None = None
+    """The agent's own id of the conversation the source holds (ADR 0011); None when it
+    has none, and the source is then a conversation of its own, named by its path."""
+    prefix_of_resume: bool = False
+    """Read in full because its bytes do not continue the resume point's, and they are a
+    prefix of them: an older copy of what the thread holds."""
+    mirrored: dict[str, ThreadContent] = field(default_factory=dict)
+    """Sub-agent conversations known only from the parent's progress lines, by their
+    conversation id: each is a child thread unless its own transcript was imported."""
+
+
+ConversationOf = Callable[[str], "str | None"]
+"""The conversation a source holds, by the agent's own id, when its path alone says so."""
+
+_CONVERSATION_OF: dict[str, ConversationOf] = {}
+
+
+def name_conversations(agent: str, conversation_of: ConversationOf) -> None:
+    """How ``agent``'s adapter names the conversation at a path (it registers on import)."""
+    _CONVERSATION_OF[agent] = conversation_of
+
+
+def names_conversations(agent: str) -> bool:
+    """Whether ``agent``'s adapter is loaded and can name its conversations."""
+    return agent in _CONVERSATION_OF
+
+
+def conversation_of(agent: str, path: str) -> str | None:
+    """The conversation at ``path``, by the agent's own id, if its path alone tells."""
+    naming = _CONVERSATION_OF.get(agent)
+    return naming(path) if naming is not None else None
 
 
 class TranscriptReader(Protocol):
     agent: str
+
+    def conversation_of(self, path: str) -> str | None: ...
 
     def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]: ...
 

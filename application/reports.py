@@ -10,7 +10,20 @@ from typing import Any, Literal
 
 from threadline.application.sources import Problem
 
-SourceOutcome = Literal["imported", "appended", "replaced", "skipped", "rejected", "failed"]
+SourceOutcome = Literal[
+    "imported",
+    "appended",
+    "replaced",
+    "skipped",
+    "rejected",
+    "failed",
+    "known",
+    "behind",
+    "diverged_newer",
+    "diverged_older",
+]
+"""``known`` … ``diverged_older``: a location of a conversation imported before (ADR 0011,
+``domain.ledger.Outcome``)."""
 OUTCOMES: tuple[SourceOutcome, ...] = (
     "imported",
     "appended",
@@ -18,6 +31,10 @@ OUTCOMES: tuple[SourceOutcome, ...] = (
     "skipped",
     "rejected",
     "failed",
+    "known",
+    "behind",
+    "diverged_newer",
+    "diverged_older",
 )
 
 

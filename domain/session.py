@@ -37,8 +37,9 @@ class GitInfo(Immutable):
     origin: str | None = None
 
 
-TitleSource = Literal["custom", "ai", "prompt", "fallback"]
-_TITLE_RANK: dict[str, int] = {"custom": 3, "ai": 2, "prompt": 1, "fallback": 0}
+TitleSource = Literal["user", "custom", "ai", "prompt", "fallback"]
+"""``user``: named here (``Session.rename``), which no title a source writes replaces."""
+_TITLE_RANK: dict[str, int] = {"user": 4, "custom": 3, "ai": 2, "prompt": 1, "fallback": 0}
 
 
 class ThreadSummary(Immutable):
@@ -95,6 +96,12 @@ class SessionSettings(Immutable):
     user_instructions: str | None = None
 
 
+ReplaceReason = Literal["source rewritten", "diverged", "sub-agent file found"]
+"""``source rewritten``: the location that fed the thread was rewritten in place;
+``diverged``: another location holds a diverged version that ends later; ``sub-agent file
+found``: a sub-agent known from its parent's progress lines has its own transcript."""
+Lineage = Literal["continued_from", "forked_from"]
+
 LIVE_AGENT = "threadline"
 """The ``source.agent`` of a thread started here rather than imported."""
 
@@ -119,6 +126,13 @@ class Session(Aggregate):
         self.spawned_by_call_id = spawned_by_call_id
         self.item_count = 0
         self.settings: SessionSettings | None = None
+        self._init_user_state()
+
+    def _init_user_state(self) -> None:
+        self.user_title: str | None = None
+        self.archived = False
+        self.continued_from: UUID | None = None
+        self.forked_from: UUID | None = None
 
     class SessionConfigured(Aggregate.Created):
         """A live session started here: a second created event beside ``SessionImported``.
@@ -164,6 +178,7 @@ class Session(Aggregate):
         self.spawned_by_call_id = None
         self.item_count = 0
         self.settings = settings
+        self._init_user_state()
 
     @event("RolloutResumed")
     def resume(self, settings: SessionSettings) -> None:
@@ -184,16 +199,74 @@ class Session(Aggregate):
                 items=items[start : start + MAX_ITEMS_PER_CHUNK],
             )
 
-    @event("TranscriptAppended")
     def transcript_appended(self, summary: ThreadSummary) -> None:
         """The source grew; its new items follow in ``ItemsRecorded`` chunks."""
+        self._appended(summary=self._keeping_user_title(summary))
+
+    @event("TranscriptAppended")
+    def _appended(self, summary: ThreadSummary) -> None:
         self.summary = summary
 
+    def replace_history(self, summary: ThreadSummary, reason: ReplaceReason) -> None:
+        """The whole new history follows (``reason`` says why)."""
+        self._replaced(summary=self._keeping_user_title(summary), reason=reason)
+
     @event("HistoryReplaced")
-    def replace_history(self, summary: ThreadSummary, reason: Literal["source rewritten"]) -> None:
-        """The source was rewritten in place; the whole new history follows."""
+    def _replaced(self, summary: ThreadSummary, reason: ReplaceReason) -> None:
         self.summary = summary
         self.item_count = 0
+
+    # -- the user's own names ------------------------------------------------
+
+    def rename(self, title: str) -> None:
+        """A name the user gave: it wins over every title a source writes, now or later."""
+        title = " ".join(title.split())
+        check_title_given(title)
+        if title != self.user_title:
+            self._renamed(title=title)
+
+    @event("Renamed")
+    def _renamed(self, title: str) -> None:
+        self.user_title = title
+        self.summary = self.summary.model_copy(update={"title": title, "title_source": "user"})
+
+    def archive(self) -> None:
+        if not self.archived:
+            self._archived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.archived = True
+
+    def unarchive(self) -> None:
+        if self.archived:
+            self._unarchived()
+
+    @event("Unarchived")
+    def _unarchived(self) -> None:
+        self.archived = False
+
+    def _keeping_user_title(self, summary: ThreadSummary) -> ThreadSummary:
+        """``summary`` as the thread shows it: with the user's name, if they gave one."""
+        if self.user_title is None:
+            return summary
+        return summary.model_copy(update={"title": self.user_title, "title_source": "user"})
+
+    # -- lineage -------------------------------------------------------------
+
+    def record_lineage(self, relation: Lineage, thread_id: UUID, repeated_lines: int) -> None:
+        """This conversation repeats ``repeated_lines`` lines of thread ``thread_id`` (a
+        Claude Code resume or fork), which are not recorded here as items a second time."""
+        check_not_own_lineage(self.id, thread_id)
+        if (self.continued_from, self.forked_from) == (None, None):
+            self._lineage(relation=relation, thread_id=thread_id, repeated_lines=repeated_lines)
+
+    @event("LineageRecorded")
+    def _lineage(self, relation: Lineage, thread_id: UUID, repeated_lines: int) -> None:
+        if relation == "continued_from":
+            self.continued_from = thread_id
+        else:
+            self.forked_from = thread_id
 
 
 class HistoryOutOfOrderError(Exception):
@@ -205,6 +278,24 @@ def check_is_next_position(item_count: int, first_position: int) -> None:
         raise HistoryOutOfOrderError(
             f"items must continue at position {item_count}, not {first_position}"
         )
+
+
+class TitleNotGivenError(ValueError):
+    pass
+
+
+def check_title_given(title: str) -> None:
+    if not title:
+        raise TitleNotGivenError("a thread's name cannot be empty")
+
+
+class OwnLineageError(ValueError):
+    pass
+
+
+def check_not_own_lineage(thread_id: UUID, other: UUID) -> None:
+    if thread_id == other:
+        raise OwnLineageError("a thread cannot continue or fork itself")
 
 
 class CwdNotAbsoluteError(ValueError):

@@ -13,6 +13,7 @@ from threadline.adapters.claude_code import AGENT
 from threadline.application.sources import Problem, SourceFile
 
 _AGENT_FILE = re.compile(r"^agent-.+\.jsonl$")
+_SESSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 def default_roots(environ: dict[str, str] | None = None) -> list[str]:
@@ -81,6 +82,37 @@ def is_subagent_file(path: str) -> bool:
     """``path`` is canonical (absolute, symlinks resolved), as every source path is."""
     *directories, name = path.split(os.sep)
     return bool(_AGENT_FILE.match(name)) or "subagents" in directories
+
+
+def conversation_of(
+    path: str, session_id: str | None = None, agent_id: str | None = None
+) -> str | None:
+    """The conversation a transcript holds, by Claude Code's own ids (ADR 0011).
+
+    A session file is named by its ``sessionId``; a sub-agent's is ``agent-<agentId>``,
+    under ``<sessionId>/subagents/`` (2.1.x) or beside the session (2.0.x, whose lines
+    carry the parent's ``sessionId``): ``<sessionId>/agent-<agentId>``. ``session_id`` and
+    ``agent_id`` are what the lines say, for names that do not tell; None when neither
+    the path nor the lines name the conversation.
+    """
+    *directories, name = path.split(os.sep)
+    stem = name.removesuffix(".jsonl")
+    if is_subagent_file(path):
+        agent = stem.removeprefix("agent-") if stem.startswith("agent-") else agent_id
+        session = session_id
+        if "subagents" in directories:
+            index = len(directories) - 1 - directories[::-1].index("subagents")
+            session = directories[index - 1] if index > 0 else session_id
+        return f"{session}/agent-{agent}" if session and agent else None
+    if _SESSION_ID.match(stem):
+        return stem.lower()
+    return session_id
+
+
+def parent_conversation(path: str, session_id: str | None) -> str | None:
+    """The session a sub-agent transcript belongs to, by its ``sessionId``."""
+    key = conversation_of(path, session_id, "-")
+    return key.split("/agent-")[0] if key else None
 
 
 def parent_transcript(path: str, session_id: str | None) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,15 +55,19 @@ class RecordShapeError(ValueError):
 
 
 class _Line:
-    """The line being mapped: its number, raw bytes and where they are stored."""
+    """The line being mapped: its number, raw bytes and where they are stored.
 
-    __slots__ = ("_stored", "blob", "length", "number", "offset")
+    ``prefix`` points at the record being mapped inside the line, for a record nested in
+    another (a sub-agent's message inside its parent's ``agent_progress`` line)."""
 
-    def __init__(self, number: int, blob: str, offset: int, length: int) -> None:
+    __slots__ = ("_stored", "blob", "length", "number", "offset", "prefix")
+
+    def __init__(self, number: int, blob: str, offset: int, length: int, prefix: str = "") -> None:
         self.number = number
         self.blob = blob
         self.offset = offset
         self.length = length
+        self.prefix = prefix
         self._stored: LineRef | None = None
 
     def ref(self, pointer: str, size: int) -> SourceRef:
@@ -70,7 +75,7 @@ class _Line:
         # constructors: pydantic-core builds these faster than model_construct does.
         if self._stored is None:
             self._stored = LineRef(blob=self.blob, offset=self.offset, length=self.length)
-        return SourceRef(line=self._stored, pointer=pointer, size=size)
+        return SourceRef(line=self._stored, pointer=self.prefix + pointer, size=size)
 
     def text(self, value: Any, pointer: str) -> Text:
         if not isinstance(value, str):
@@ -140,6 +145,9 @@ class ThreadFacts:
     custom_title: str | None = None
     ai_title: str | None = None
     first_prompt: str | None = None
+    first_command: str | None = None
+    """The first slash command run (``/review src/app.py``): the prompt of a session
+    in which the user typed nothing else."""
     first_timestamp: datetime | None = None
     last_timestamp: datetime | None = None
     models: list[str] = field(default_factory=list)
@@ -177,7 +185,12 @@ class ThreadFacts:
         return built
 
     def title(self) -> tuple[str, str]:
-        return choose_title(self.custom_title, self.ai_title, self.first_prompt or "")
+        return choose_title(self.custom_title, self.ai_title, self.prompt)
+
+    @property
+    def prompt(self) -> str:
+        """What the user asked first: a typed prompt, else the first slash command."""
+        return self.first_prompt or self.first_command or ""
 
 
 class TranscriptMapper:
@@ -195,6 +208,12 @@ class TranscriptMapper:
         self.sidechains: dict[str, ThreadFacts] = {}
         self._chain_root: dict[str, str] = {}
         self.problems: list[Problem] = []
+        self.mirrored: dict[str, ThreadFacts] = {}
+        """Sub-agents seen only as ``agent_progress`` lines here, by agent id."""
+        self.mirrored_calls: dict[str, str] = {}
+        """Agent id -> the Task/Agent tool call that spawned it (``parentToolUseID``)."""
+        self.mirrored_lines: dict[str, list[str]] = {}
+        """Agent id -> the uuids of the progress lines it was read from."""
 
     def continue_chains(self, sidechain_lines: dict[str, str]) -> None:
         """Carry on from an earlier import: which inline sidechain each known line was in."""
@@ -222,6 +241,41 @@ class TranscriptMapper:
             self.problem(number, f"unexpected shape for a {kind!r} record: {_reason(exc)}")
             thread.add(_unknown(record, line, str(kind)))
         thread.commit_line()
+        if record.get("type") == "progress":
+            self._agent_progress(record, line)
+
+    def _agent_progress(self, record: dict[str, Any], line: _Line) -> None:
+        """A sub-agent's message copied into its parent: also an item of the sub-agent's
+        own thread (the progress line stays an item of the parent, as every line does)."""
+        data = record.get("data")
+        if not isinstance(data, dict) or data.get("type") != "agent_progress":
+            return
+        agent, inner = data.get("agentId"), data.get("message")
+        if not isinstance(agent, str) or not agent or not isinstance(inner, dict):
+            return
+        facts = self.mirrored.setdefault(agent, ThreadFacts(agent_id=agent))
+        call = record.get("parentToolUseID")
+        if isinstance(call, str) and call:
+            self.mirrored_calls.setdefault(agent, call)
+        if isinstance(record.get("uuid"), str):
+            self.mirrored_lines.setdefault(agent, []).append(record["uuid"])
+        message = {
+            **{k: record[k] for k in ("timestamp", "sessionId", "cwd", "gitBranch") if k in record},
+            **inner,
+        }
+        facts.records += 1
+        try:
+            self._map(
+                message,
+                _Line(line.number, line.blob, line.offset, line.length, "/data/message"),
+                facts,
+            )
+        except (RecordShapeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+            facts.drop_line()
+            self.problem(
+                line.number, f"unexpected shape for an agent_progress message: {_reason(exc)}"
+            )
+        facts.commit_line()
 
     def problem(self, line: int, reason: str) -> None:
         self.problems.append(Problem(self.path, line, reason))
@@ -410,6 +464,8 @@ class TranscriptMapper:
             real = strip_harness_wrappers(text)
             if real:
                 thread.first_prompt = real
+            elif thread.first_command is None:
+                thread.first_command = slash_command(text)
 
     def _result_output(self, content: Any, line: _Line, pointer: str) -> Text | list[ResultBlock]:
         if content is None:
@@ -549,13 +605,31 @@ class TranscriptMapper:
     # -- the end -------------------------------------------------------------
 
     def first_user_message(self, thread: ThreadFacts) -> str:
-        return truncate(thread.first_prompt or "", FIRST_MESSAGE_CHARS)
+        return truncate(thread.prompt, FIRST_MESSAGE_CHARS)
 
     def preview(self, thread: ThreadFacts) -> str:
-        return first_line(thread.first_prompt or "")
+        return first_line(thread.prompt)
 
 
 # -- helpers ---------------------------------------------------------------
+
+_COMMAND_NAME = re.compile(r"<command-name>\s*(.*?)\s*</command-name>", re.DOTALL)
+_COMMAND_ARGS = re.compile(r"<command-args>\s*(.*?)\s*</command-args>", re.DOTALL)
+NOT_A_TITLE_COMMANDS = frozenset({"/clear"})
+"""Commands a session may start with that say nothing about it (``/clear`` starts it)."""
+
+
+def slash_command(text: str) -> str | None:
+    """The slash command a user line runs, with its arguments (``/review src/app.py``):
+    the prompt of a session that starts with one, once its wrappers are stripped."""
+    name = _COMMAND_NAME.search(text)
+    if name is None or not name.group(1):
+        return None
+    command = name.group(1) if name.group(1).startswith("/") else "/" + name.group(1)
+    if command in NOT_A_TITLE_COMMANDS:
+        return None
+    args = _COMMAND_ARGS.search(text)
+    return f"{command} {args.group(1)}" if args and args.group(1) else command
 
 
 def _provenance(record: dict[str, Any], line: _Line, ts: datetime | None) -> dict[str, Any]:

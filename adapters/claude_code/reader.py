@@ -20,7 +20,12 @@ from pathlib import Path
 import orjson
 
 from threadline.adapters.claude_code import AGENT
-from threadline.adapters.claude_code.discovery import discover, is_subagent_file, parent_transcript
+from threadline.adapters.claude_code.discovery import (
+    conversation_of,
+    discover,
+    is_subagent_file,
+    parent_conversation,
+)
 from threadline.adapters.claude_code.mapping import UTF8_BOM, ThreadFacts, TranscriptMapper
 from threadline.adapters.git import git_info
 from threadline.application.ports import (
@@ -31,8 +36,8 @@ from threadline.application.ports import (
     ResumePoint,
     SourceFile,
     ThreadContent,
+    name_conversations,
 )
-from threadline.domain.identity import imported_thread_id
 from threadline.domain.items import Unknown
 from threadline.domain.ledger import SourcePage, SourceVersion
 from threadline.domain.session import GitInfo, ThreadSummary, TranscriptSource
@@ -41,11 +46,17 @@ PAGE_BYTES = 4 * 1024 * 1024
 """Target size of one stored page of source lines."""
 
 
+name_conversations(AGENT, conversation_of)
+
+
 class ClaudeCodeReader:
     agent = AGENT
 
     def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
         return discover(paths)
+
+    def conversation_of(self, path: str) -> str | None:
+        return conversation_of(path)
 
     # -- one pass ------------------------------------------------------------
 
@@ -126,7 +137,14 @@ class ClaudeCodeReader:
         )
         # Lines appended to a known transcript belong to it, whatever they hold.
         main, sidechains = self._threads(source, mapper, continuing=mode == "append")
+        facts = mapper.main
+        conversation = conversation_of(path, facts.session_id, facts.agent_id)
         return ReadTranscript(
+            conversation_id=conversation,
+            mirrored=self._mirrored(source, mapper, conversation) if main else {},
+            prefix_of_resume=mode == "replace"
+            and resume is not None
+            and _is_prefix_of(resume, version, blobs),
             sidechain_lines=mapper.sidechain_lines(),
             version=version,
             mode=mode,
@@ -152,7 +170,7 @@ class ClaudeCodeReader:
                 mapper.problem(0, "no readable records; not imported")
             return None, {}
         subagent = is_subagent_file(path)
-        parent_key = parent_transcript(path, facts.session_id) if subagent else None
+        parent = parent_conversation(path, facts.session_id) if subagent else None
         main = ThreadContent(
             source=TranscriptSource(
                 agent=AGENT,
@@ -162,7 +180,7 @@ class ClaudeCodeReader:
             ),
             summary=self._summary(facts, mapper, source),
             items=facts.built_items(),
-            parent_thread_id=imported_thread_id(AGENT, parent_key) if parent_key else None,
+            parent_conversation_id=parent,
             spawned_by_call_id=_spawning_call(path, facts.agent_id) if subagent else None,
         )
         if facts.cwd is None and facts.records and not continuing:
@@ -181,6 +199,34 @@ class ClaudeCodeReader:
             for root, side in mapper.sidechains.items()
         }
         return main, sidechains
+
+    def _mirrored(
+        self, source: SourceFile, mapper: TranscriptMapper, conversation: str | None
+    ) -> dict[str, ThreadContent]:
+        """Sub-agents known from this transcript's ``agent_progress`` lines, by their
+        conversation id (``<sessionId>/agent-<agentId>``, as their own files would be)."""
+        if is_subagent_file(source.path):
+            session = parent_conversation(source.path, mapper.main.session_id)
+        else:
+            session = conversation
+        if session is None:
+            return {}
+        return {
+            f"{session}/agent-{agent}": ThreadContent(
+                source=TranscriptSource(
+                    agent=AGENT,
+                    path=source.path,
+                    session_id=facts.session_id or mapper.main.session_id,
+                    agent_id=agent,
+                ),
+                summary=self._summary(facts, mapper, source, fallback_cwd=mapper.main.cwd),
+                items=facts.built_items(),
+                spawned_by_call_id=mapper.mirrored_calls.get(agent),
+                conversation_id=f"{session}/agent-{agent}",
+                read_from=mapper.mirrored_lines.get(agent, []),
+            )
+            for agent, facts in mapper.mirrored.items()
+        }
 
     def _summary(
         self,
@@ -260,6 +306,22 @@ def _looks_like_transcript(mapper: TranscriptMapper) -> bool:
     return any(t.session_id for t in threads) or any(
         not isinstance(item, Unknown) for t in threads for item in t.items
     )
+
+
+def _is_prefix_of(resume: ResumePoint, version: SourceVersion, blobs: BlobStore) -> bool:
+    """Whether the bytes read are the first ``version.consumed_bytes`` of the resume
+    point's (an older copy of them), by hashing that much of its stored pages."""
+    remaining = version.consumed_bytes
+    if remaining > resume.consumed_bytes or not resume.pages:
+        return False
+    hasher = hashlib.sha256()
+    for page in resume.pages:
+        if remaining <= 0:
+            break
+        data = blobs.get(page.blob)[:remaining]
+        hasher.update(data)
+        remaining -= len(data)
+    return remaining == 0 and hasher.hexdigest() == version.consumed_sha256
 
 
 def _is_complete_record(data: bytes) -> bool:

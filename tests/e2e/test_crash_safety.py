@@ -93,13 +93,14 @@ def fill(convo: Conversation, rng: random.Random, kib: int) -> list[dict[str, An
     return list(convo.records)
 
 
-def make_tree(root: Path, rng: random.Random) -> list[Source]:
+def make_tree(root: Path, rng: random.Random, user: str = "") -> list[Source]:
     """Six session files (one with an inline sub-agent), a ``subagents/`` file and an
-    old-style ``agent-*.jsonl`` file: eight sources, nine threads."""
+    old-style ``agent-*.jsonl`` file: eight sources, nine threads. Another ``user`` has
+    sessions of their own (ids of their own): a session id names one conversation."""
     projects = root / ".claude" / "projects"
     sources = []
     for i in range(6):
-        convo = Conversation(session_uuid(f"crash-{i}"), cwd=f"{CWD_ROOT}/proj-{i % 3}")
+        convo = Conversation(session_uuid(f"{user}crash-{i}"), cwd=f"{CWD_ROOT}/proj-{i % 3}")
         convo.summary(f"Session {i}")
         fill(convo, rng, SOURCE_KIB // 2)
         if i == 0:
@@ -361,7 +362,7 @@ def test_imports_running_at_the_same_time_into_one_store_all_succeed_without_dup
     new_home: Any,
 ) -> None:
     first = make_tree(tmp_path / "user-one", random.Random(3))
-    second = make_tree(tmp_path / "user-two", random.Random(4))
+    second = make_tree(tmp_path / "user-two", random.Random(4), user="two/")
     home = new_home("home")
     assert run_cli("threads", home=home).returncode == 0  # the store exists already
     trees = [tmp_path / "user-one", tmp_path / "user-one", tmp_path / "user-two"]

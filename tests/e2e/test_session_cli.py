@@ -16,7 +16,7 @@ from conftest import REPO, ClaudeTree, cli_command, cli_env, event_topics, run_c
 from session_support import SERVERS, is_running, read_pid
 
 from threadline.adapters.claude_code.reader import AGENT
-from threadline.domain.identity import imported_thread_id
+from threadline.domain.identity import conversation_thread_id
 
 pytestmark = pytest.mark.both_stores
 
@@ -168,7 +168,7 @@ def test_an_imported_claude_code_thread_can_be_resumed_live(
 ) -> None:
     assert run_cli("import", claude_tree.projects, home=home).returncode == 0
     imported = claude_tree.session("oldest")
-    thread_id = str(imported_thread_id(AGENT, str(imported.path)))
+    thread_id = str(conversation_thread_id(AGENT, imported.conversation.session_id))
 
     status, events, _ = session(home, "resume", thread_id, "--cwd", "/srv/app", stdin="go on\n")
 

@@ -23,7 +23,6 @@ from threadline.adapters.claude_code.mapping import INLINE_JSON_BYTES, INLINE_TE
 from threadline.adapters.claude_code.reader import ClaudeCodeReader
 from threadline.application.history import SourceLines, full_item
 from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile
-from threadline.domain.identity import imported_thread_id
 from threadline.domain.items import (
     AssistantMessage,
     Image,
@@ -997,9 +996,9 @@ def test_subagent_file_keeps_its_sidechain_lines_and_links_to_its_parent_thread(
     assert result.sidechains == {}
     assert [i.uuid for i in items_of(result)] == ["s1", "s2"]
     main = result.main
-    assert main.parent_thread_id == imported_thread_id(
-        "claude-code", str(project / f"{SESSION_ID}.jsonl")
-    )
+    # The parent is named by its conversation; the application names its thread (ADR 0011).
+    assert main.parent_conversation_id == SESSION_ID
+    assert result.conversation_id == f"{SESSION_ID}/agent-a1b2c3d"
     assert (main.source.agent_id, main.source.session_id) == ("a1b2c3d", SESSION_ID)
     assert main.summary.title == "Investigate the failure"
     assert main.spawned_by_call_id is None
@@ -1025,9 +1024,8 @@ def test_old_style_agent_file_beside_the_session_links_to_the_session_file(tmp_p
 
     result = read(path)
 
-    assert result.main.parent_thread_id == imported_thread_id(
-        "claude-code", str(project / f"{SESSION_ID}.jsonl")
-    )
+    assert result.main.parent_conversation_id == SESSION_ID
+    assert result.conversation_id == f"{SESSION_ID}/agent-1234abcd"
     assert result.sidechains == {}
 
 
