@@ -12,7 +12,6 @@ are normalised, paths are relative to the test's directory. Update on purpose wi
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import uuid
@@ -28,6 +27,8 @@ from conftest import (
     run_cli,
     session_uuid,
 )
+
+from threadline.adapters.persistence.compression import decode_state
 
 CWD = "/nonexistent-threadline-tests/app"
 UUID_RE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
@@ -86,7 +87,7 @@ def identity_events(home: Path, root: Path) -> list[dict[str, Any]]:
         home,
         "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid",
     ):
-        payload = json.loads(state)
+        payload = decode_state(bytes(state))
         if not any(part in topic for part in SHOWN):
             names(originator)  # number it anyway: the numbers follow the store's order
             continue
