@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 
 from threadline.application.history import SourceLines, item_text, searchable_text
 from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
+from threadline.application.usage import UsageProjection
 from threadline.domain.ledger import Import
 from threadline.domain.session import Session
 
@@ -262,7 +263,7 @@ class Search:
 
 
 PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (ThreadList(), History(), Ledger(), Search())
+    p.name: p for p in (ThreadList(), History(), Ledger(), UsageProjection(), Search())
 }
 assert tuple(PROJECTIONS) == ALL_PROJECTIONS
 

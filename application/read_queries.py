@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
-EAGER_PROJECTIONS = ("threads", "history", "ledger")
+EAGER_PROJECTIONS = ("threads", "history", "ledger", "usage")
 """Caught up after every command that writes (an import waits for them)."""
 LAZY_PROJECTIONS = ("search",)
 """Caught up when read (``search``), by ``project`` and by ``rebuild``: indexing text

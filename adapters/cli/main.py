@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from threadline.adapters.cli.session_commands import add_session_parser
 
     add_session_parser(sub)
+    from threadline.adapters.cli.usage_command import add_usage_parser
+
+    add_usage_parser(sub)
     return parser
 
 
@@ -127,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "import":
         from threadline.adapters.cli.import_command import cmd_import as command
+    elif hasattr(args, "handler"):
+        command = args.handler
     else:
         from threadline.adapters.cli import commands
 

@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.sql import SQL
 
+from threadline.adapters.persistence import usage_tables
 from threadline.adapters.persistence.postgres import PostgresBlobStore
 from threadline.adapters.persistence.postgres_connection import SCHEMA
 from threadline.adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
@@ -150,6 +151,8 @@ SQL_BY_OP: dict[str, str] = {
     "search_clear": f"DELETE FROM {SCHEMA}.search_items WHERE thread_id = %s",
 }
 _SCALAR = {"thread_count_reset", "history_clear", "thread_find_spawning_call", "search_clear"}
+TABLES["usage"], TABLE_NAMES["usage"] = usage_tables.postgres_tables(SCHEMA), usage_tables.NAMES
+SQL_BY_OP |= usage_tables.postgres_writes(SCHEMA)
 
 
 class PostgresReadModels(PostgresTrackingRecorder):

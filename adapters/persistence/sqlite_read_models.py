@@ -11,6 +11,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
+from threadline.adapters.persistence import usage_tables
 from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
 from threadline.adapters.persistence.sqlite_queries import SCHEMA_VERSION, TRACKING_PREFIX
 from threadline.application.history import SourceLines
@@ -138,6 +139,8 @@ SQL: dict[str, str] = {
     "ledger_record": f"UPDATE ledger SET {', '.join(f'{c} = :{c}' for c in LEDGER_COLUMNS)}"
     " WHERE import_id = :import_id",
 }
+TABLES["usage"], TABLE_NAMES["usage"] = usage_tables.SQLITE_TABLES, usage_tables.NAMES
+SQL |= usage_tables.SQLITE_WRITES
 _SPECIAL = {"search_insert", "search_clear"}
 _MANY = {"history_insert"}
 _SCALAR = {"thread_count_reset", "history_clear", "thread_find_spawning_call"}

@@ -1,0 +1,536 @@
+"""Token usage and its estimated cost: which items carry it, what counts once, how it adds up.
+
+Pure (standard library only): plain event dicts in, row changes out (the usage projection);
+bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
+
+- **What carries usage**: an ``assistant`` item with a ``usage`` object (the importer merged
+  a response's streamed fragments, which share one ``message.id``, into one item carrying
+  the usage of its last fragment). An item without a timestamp, or whose usage is all
+  zeros, adds nothing and gets no row.
+- **What counts once** (``COPY_ORDER``, applied by the read side's query over every row):
+  all the rows of one ``message_id``, in any thread, are copies of one API response (a
+  resumed or forked session repeating earlier lines, a sub-agent transcript replaying
+  its parent's messages, the same file found at two locations, fragments an appended
+  import saw apart). One copy counts: a copy in a top-level thread before one in a
+  sub-agent thread (a sidechain replays its parent, never the other way round, as
+  ccusage), then the largest total, then the earliest. A row without a message id
+  is its own response.
+- **Buckets**: the query adds up the counted rows by UTC quarter-hour (``slot``), thread and
+  model; every time zone's offset is a whole number of quarter-hours, so the buckets
+  fall into local days, weeks and months exactly, in any zone, on both stores.
+- **Cost**: per model from the price table (``pricing.json``, per million tokens; input,
+  output, cache write, cache read, and for some models a dearer rate for the tokens of
+  one request past 200k); a model not in the table is reported as unpriced, never as 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Literal
+
+NAME = "usage"
+"""The projection's name (its tracking row, ``rebuild usage``)."""
+
+TIER_TOKENS = 200_000
+"""Tokens of one request past this many are priced at a model's ``above_200k`` rate."""
+
+TOKEN_KINDS = ("input", "output", "cache_creation", "cache_read", "reasoning")
+PRICED_KINDS = ("input", "output", "cache_creation", "cache_read")
+_USAGE_KEYS = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_creation": "cache_creation_input_tokens",
+    "cache_read": "cache_read_input_tokens",
+    "reasoning": "reasoning_output_tokens",
+}
+_PRICE_KEYS = {
+    "input": "input",
+    "output": "output",
+    "cache_creation": "cache_write",
+    "cache_read": "cache_read",
+}
+
+MESSAGE_COLUMNS = (
+    "thread_id",
+    "position",
+    "message_id",
+    "timestamp",
+    "slot",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "input_above",
+    "output_above",
+    "cache_creation_above",
+    "cache_read_above",
+)
+"""One row per item that carries usage (``usage_messages``)."""
+THREAD_COLUMNS = ("thread_id", "agent", "cwd", "title", "parent_thread_id", "sidechain")
+"""One row per thread (``usage_threads``): what a report groups and filters by."""
+
+COPY_ORDER = (
+    "sidechain",
+    "-(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens)",
+    "timestamp",
+    "thread_id",
+    "position",
+)
+"""Which copy of a response counts: the first in this order (``-`` = descending)."""
+
+UNKNOWN_MODEL = "<unknown>"
+"""The model of an item that names none."""
+
+
+# -- the projection: events -> row changes -------------------------------------------
+
+
+def _topics(*names: str) -> frozenset[str]:
+    """The session events' topics, as stored now and as stores written before the layers
+    were installed as the ``threadline`` package hold them (ADR 0010)."""
+    return frozenset(
+        t
+        for n in names
+        for t in (f"threadline.domain.session:Session.{n}", f"domain.session:Session.{n}")
+    )
+
+
+T_IMPORTED = _topics("SessionImported")
+T_CONFIGURED = _topics("SessionConfigured")
+T_ITEMS = _topics("ItemsRecorded")
+T_APPENDED = _topics("TranscriptAppended")
+T_REPLACED = _topics("HistoryReplaced")
+
+UsageOp = tuple[str, tuple[Any, ...]]
+"""A row change: ``usage_message`` (a ``MESSAGE_COLUMNS`` row), ``usage_thread`` (a
+``THREAD_COLUMNS`` row), ``usage_thread_update`` (cwd, title, thread id) or
+``usage_clear`` (thread id). Each store runs consecutive changes of one kind as a batch."""
+
+
+class UsageProjection:
+    """Rows for the usage read model: each usage-carrying item, and each thread's details."""
+
+    name = NAME
+    topics = T_IMPORTED | T_CONFIGURED | T_ITEMS | T_APPENDED | T_REPLACED
+
+    def changes(
+        self, topic: str, event: dict[str, Any], notification_id: int, lines: object
+    ) -> list[UsageOp]:
+        thread_id = event["originator_id"]
+        if topic in T_ITEMS:
+            first = event["first_position"]
+            return [
+                ("usage_message", row)
+                for i, item in enumerate(event["items"])
+                if (row := message_row(thread_id, first + i, item)) is not None
+            ]
+        if topic in T_IMPORTED:
+            source = event["source"]
+            parent = event.get("parent_thread_id")
+            summary = event["summary"]
+            sidechain = parent is not None or source.get("agent_id") is not None
+            row = (thread_id, source["agent"], summary.get("cwd"), summary.get("title") or "")
+            return [("usage_thread", (*row, parent, int(sidechain)))]
+        if topic in T_CONFIGURED:
+            cwd = event["settings"]["cwd"]
+            return [("usage_thread", (thread_id, "threadline", cwd, "", None, 0))]
+        summary = event["summary"]
+        ops: list[UsageOp] = [
+            ("usage_thread_update", (summary.get("cwd"), summary.get("title") or "", thread_id))
+        ]
+        if topic in T_REPLACED:
+            ops.append(("usage_clear", (thread_id,)))
+        return ops
+
+
+def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The usage row of an item, or None when it carries no usage."""
+    if item.get("type") != "assistant":
+        return None
+    usage = item.get("usage")
+    stamp = item.get("timestamp")
+    if not isinstance(usage, dict) or not stamp:
+        return None
+    tokens = [_count(usage.get(_USAGE_KEYS[k])) for k in TOKEN_KINDS]
+    if not any(tokens):
+        return None
+    moment = datetime.fromisoformat(stamp).astimezone(UTC)
+    above = [max(0, n - TIER_TOKENS) for n in tokens[:4]]
+    return (
+        thread_id,
+        position,
+        item.get("message_id"),
+        moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        slot_of(moment),
+        item.get("model") or UNKNOWN_MODEL,
+        *tokens,
+        *above,
+    )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def slot_of(moment: datetime) -> str:
+    """The UTC quarter-hour a moment is in: ``2026-10-05T14:45``."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H}:{moment.minute - moment.minute % 15:02d}"
+
+
+def copy_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """``COPY_ORDER`` as a sort key over a row's columns (the query's order, in Python)."""
+    total = sum(row[f"{k}_tokens"] for k in PRICED_KINDS)
+    return (row["sidechain"], -total, row["timestamp"], row["thread_id"], row["position"])
+
+
+def counted(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows that count, one per response (what the read side's query keeps)."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        key = row["message_id"] or f"{row['thread_id']}#{row['position']}"
+        if key not in best or copy_key(row) < copy_key(best[key]):
+            best[key] = row
+    return sorted(best.values(), key=lambda r: (r["timestamp"], r["thread_id"], r["position"]))
+
+
+# -- prices ------------------------------------------------------------------------------
+
+SHIPPED_PRICES = Path(__file__).with_name("pricing.json")
+PRICES_FILE = "pricing.json"
+"""A file of this name in THREADLINE_HOME adds models to the shipped table or replaces
+their prices (the same shape as the shipped file)."""
+
+
+@dataclass(frozen=True)
+class Price:
+    """Dollars per million tokens, by kind; ``above`` for the tokens of one request past 200k."""
+
+    rates: Mapping[str, float]
+    above: Mapping[str, float] | None = None
+
+    def cost(self, tokens: Mapping[str, int], above: Mapping[str, int]) -> float:
+        total = sum(tokens[k] * self.rates[k] for k in PRICED_KINDS)
+        if self.above:
+            total += sum(above[k] * (self.above[k] - self.rates[k]) for k in PRICED_KINDS)
+        return total / 1_000_000
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    models: Mapping[str, Price]
+    taken: str
+    sources: tuple[str, ...]
+
+    def find(self, model: str) -> Price | None:
+        """The model's price: its name, or its name without a trailing ``-YYYYMMDD``."""
+        price = self.models.get(model)
+        if price is None:
+            price = self.models.get(re.sub(r"-\d{8}$", "", model))
+        return price
+
+
+class BadPriceTableError(ValueError):
+    pass
+
+
+def load_prices(shipped: str, override: str | None = None, override_name: str = "") -> PriceTable:
+    """The shipped table, with the override's models added or replaced."""
+    base = _parse_table(shipped, "the shipped price table")
+    if override is None:
+        return base
+    extra = _parse_table(override, override_name or PRICES_FILE)
+    return PriceTable(
+        models={**base.models, **extra.models},
+        taken=f"{base.taken}; {override_name or PRICES_FILE} {extra.taken}",
+        sources=base.sources + extra.sources,
+    )
+
+
+def _parse_table(text: str, name: str) -> PriceTable:
+    try:
+        data = json.loads(text)
+        models = {m: _price(p) for m, p in data["models"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadPriceTableError(f"{name}: not a price table ({exc})") from exc
+    return PriceTable(models, str(data.get("taken", "undated")), (str(data.get("source", name)),))
+
+
+def _price(entry: Mapping[str, Any]) -> Price:
+    def rates(values: Mapping[str, Any]) -> dict[str, float]:
+        out = {k: float(values[_PRICE_KEYS[k]]) for k in PRICED_KINDS}
+        if any(v < 0 for v in out.values()):
+            raise ValueError("a negative price")
+        return out
+
+    above = entry.get("above_200k")
+    return Price(rates(entry), rates(above) if above else None)
+
+
+# -- reports: buckets -> rows --------------------------------------------------------------
+
+ReportKind = Literal["daily", "weekly", "monthly", "session", "model", "project"]
+REPORT_KINDS: tuple[ReportKind, ...] = ("daily", "weekly", "monthly", "session", "model", "project")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Counted usage of one thread and model in one UTC quarter-hour (the query's rows)."""
+
+    slot: str
+    thread_id: str
+    model: str
+    tokens: Mapping[str, int]
+    above: Mapping[str, int]
+    messages: int
+    first: str
+    last: str
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    agent: str
+    cwd: str | None
+    title: str
+    parent_thread_id: str | None
+
+
+@dataclass
+class Totals:
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
+    cost: float = 0.0
+    messages: int = 0
+    unpriced: dict[str, int] = field(default_factory=dict)
+    """Tokens of models the price table does not know, by model: not in ``cost``."""
+
+    def add(self, bucket: Bucket, price: Price | None) -> None:
+        for k in TOKEN_KINDS:
+            self.tokens[k] += bucket.tokens[k]
+        self.messages += bucket.messages
+        if price is None:
+            n = sum(bucket.tokens[k] for k in PRICED_KINDS)
+            self.unpriced[bucket.model] = self.unpriced.get(bucket.model, 0) + n
+        else:
+            self.cost += price.cost(bucket.tokens, bucket.above)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.tokens[k] for k in PRICED_KINDS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **{f"{k}_tokens": v for k, v in self.tokens.items()},
+            "total_tokens": self.total_tokens,
+            "cost": round(self.cost, 6),
+            "unpriced_models": sorted(self.unpriced),
+            "messages": self.messages,
+        }
+
+
+@dataclass
+class ReportRow:
+    key: str
+    totals: Totals = field(default_factory=Totals)
+    models: dict[str, Totals] = field(default_factory=dict)
+    first: str = ""
+    last: str = ""
+    thread: ThreadInfo | None = None
+
+    def as_dict(self, kind: ReportKind) -> dict[str, Any]:
+        out: dict[str, Any] = {_KEY_NAMES[kind]: self.key}
+        if self.thread is not None:
+            out |= {"title": self.thread.title, "cwd": self.thread.cwd, "source": self.thread.agent}
+        if kind in ("session", "project", "model"):
+            out |= {"first": self.first, "last": self.last}
+        out |= self.totals.as_dict()
+        out["models"] = [
+            {"model": m, **t.as_dict()} for m, t in sorted(self.models.items()) if kind != "model"
+        ]
+        if kind == "model":
+            del out["models"]
+        return out
+
+
+_KEY_NAMES: dict[str, str] = {
+    "daily": "date",
+    "weekly": "week",
+    "monthly": "month",
+    "session": "thread_id",
+    "model": "model",
+    "project": "cwd",
+}
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """``since``/``until``: a local date (inclusive, as ccusage) or a moment (UTC)."""
+
+    since_date: date | None = None
+    until_date: date | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def keeps(self, local: datetime, start: datetime) -> bool:
+        day = local.date()
+        if self.since_date and day < self.since_date:
+            return False
+        if self.until_date and day > self.until_date:
+            return False
+        if self.since and start + timedelta(minutes=15) <= self.since:
+            return False
+        return not (self.until and start > self.until)
+
+
+@dataclass
+class UsageReport:
+    kind: ReportKind
+    rows: list[ReportRow]
+    totals: Totals
+    timezone: str
+    prices: PriceTable
+
+    def as_dict(self) -> dict[str, Any]:
+        unpriced: dict[str, int] = dict(self.totals.unpriced)
+        return {
+            "report": self.kind,
+            "timezone": self.timezone,
+            "rows": [r.as_dict(self.kind) for r in self.rows],
+            "totals": self.totals.as_dict(),
+            "unpriced_models": [{"model": m, "tokens": n} for m, n in sorted(unpriced.items())],
+            "prices": {"taken": self.prices.taken, "sources": list(self.prices.sources)},
+        }
+
+
+def build_report(
+    kind: ReportKind,
+    buckets: Iterable[Bucket],
+    threads: Mapping[str, ThreadInfo],
+    prices: PriceTable,
+    zone: tzinfo | None = None,
+    dates: DateRange | None = None,
+) -> UsageReport:
+    """Add the buckets up by period (local dates in ``zone``, else the local time zone),
+    top-level thread (a sub-agent's usage counts in the thread that spawned it), model or
+    project (the thread's cwd). Rows in order: periods oldest first, threads by last use,
+    models and projects by cost."""
+    dates = dates or DateRange()
+    rows: dict[str, ReportRow] = {}
+    totals = Totals()
+    found: dict[str, Price | None] = {}
+    for b in buckets:
+        start = datetime.fromisoformat(b.slot).replace(tzinfo=UTC)
+        local = start.astimezone(zone)
+        if not dates.keeps(local, start):
+            continue
+        key, info = _key(kind, b, local, threads)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = ReportRow(key, thread=info, first=b.first, last=b.last)
+        if b.model not in found:
+            found[b.model] = prices.find(b.model)
+        price = found[b.model]
+        row.totals.add(b, price)
+        row.models.setdefault(b.model, Totals()).add(b, price)
+        row.first, row.last = min(row.first, b.first), max(row.last, b.last)
+        totals.add(b, price)
+    ordered = list(rows.values())
+    if kind in ("daily", "weekly", "monthly"):
+        ordered.sort(key=lambda r: r.key)
+    elif kind == "session":
+        ordered.sort(key=lambda r: (r.last, r.key))
+    else:
+        ordered.sort(key=lambda r: (-r.totals.cost, -r.totals.total_tokens, r.key))
+    return UsageReport(kind, ordered, totals, _zone_name(zone), prices)
+
+
+def _key(
+    kind: ReportKind, b: Bucket, local: datetime, threads: Mapping[str, ThreadInfo]
+) -> tuple[str, ThreadInfo | None]:
+    if kind == "daily":
+        return local.date().isoformat(), None
+    if kind == "weekly":
+        monday = local.date() - timedelta(days=local.weekday())
+        return monday.isoformat(), None
+    if kind == "monthly":
+        return f"{local:%Y-%m}", None
+    if kind == "model":
+        return b.model, None
+    if kind == "project":
+        info = threads.get(b.thread_id)
+        return (info.cwd if info and info.cwd else "(no cwd)"), None
+    root = top_level(b.thread_id, threads)
+    return root, threads.get(root)
+
+
+def top_level(thread_id: str, threads: Mapping[str, ThreadInfo]) -> str:
+    """The thread at the top of a sub-agent's chain of parents (itself if it has none)."""
+    seen = {thread_id}
+    while (info := threads.get(thread_id)) is not None and info.parent_thread_id:
+        if info.parent_thread_id in seen:
+            break
+        thread_id = info.parent_thread_id
+        seen.add(thread_id)
+    return thread_id
+
+
+def _zone_name(zone: tzinfo | None) -> str:
+    if zone is None:
+        return datetime.now().astimezone().tzname() or "local"
+    return str(getattr(zone, "key", None) or zone)
+
+
+def bucket_from_row(row: Sequence[Any]) -> Bucket:
+    """A ``BUCKET_COLUMNS`` row of the query as a bucket."""
+    slot, thread_id, model, *numbers = row[:15]
+    tokens = dict(zip(TOKEN_KINDS, (int(n) for n in numbers[:5]), strict=True))
+    above = dict(zip(PRICED_KINDS, (int(n) for n in numbers[5:9]), strict=True))
+    return Bucket(slot, thread_id, model, tokens, above, int(numbers[9]), row[13], row[14])
+
+
+_DAY = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
+
+
+def date_range(since: str | None, until: str | None) -> DateRange:
+    """``--since``/``--until``: a date (``2026-10-05`` or ``20261005``: a whole local day,
+    inclusive, as ccusage), else a time or an age (``2026-10-05T09:00``, ``12h``, ``7d``)."""
+    from threadline.application.read_queries import parse_moment
+
+    bounds: dict[str, Any] = {}
+    for name, text in (("since", since), ("until", until)):
+        if not text:
+            continue
+        day = _DAY.match(text.strip())
+        if day:
+            try:
+                bounds[f"{name}_date"] = date(int(day[1]), int(day[2]), int(day[3]))
+            except ValueError as exc:
+                raise BadUsageQueryError(f"not a date: {text!r}") from exc
+        else:
+            try:
+                bounds[name] = datetime.fromisoformat(parse_moment(text))
+            except ValueError as exc:
+                raise BadUsageQueryError(str(exc)) from exc
+    return DateRange(**bounds)
+
+
+class BadUsageQueryError(ValueError):
+    pass
+
+
+def zone_named(name: str | None) -> tzinfo | None:
+    """An IANA time zone (``Europe/Paris``, ``UTC``); None for the local one."""
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadUsageQueryError(f"no time zone named {name!r}") from exc
