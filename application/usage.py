@@ -7,7 +7,7 @@ bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
   a response's streamed fragments, which share one ``message.id``, into one item carrying
   the usage of its last fragment). An item without a timestamp, or whose usage is all
   zeros, adds nothing and gets no row.
-- **What counts once** (``COPY_ORDER``, applied by the read side's query over every row):
+- **What counts once** (``copy_key``; ``count_once`` applies it when a report is read):
   all the rows of one ``message_id``, in any thread, are copies of one API response (a
   resumed or forked session repeating earlier lines, a sub-agent transcript replaying
   its parent's messages, the same file found at two locations, fragments an appended
@@ -15,9 +15,11 @@ bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
   sub-agent thread (a sidechain replays its parent, never the other way round, as
   ccusage), then the largest total, then the earliest. A row without a message id
   is its own response.
-- **Buckets**: the query adds up the counted rows by UTC quarter-hour (``slot``), thread and
-  model; every time zone's offset is a whole number of quarter-hours, so the buckets
-  fall into local days, weeks and months exactly, in any zone, on both stores.
+- **Buckets**: the projection adds every row up by thread, UTC quarter-hour (``slot``) and
+  model as it writes it; a report reads those few rows, and the rows of the message ids
+  that have more than one (an index finds them), and takes the copies that do not count
+  out of their buckets. Every time zone's offset is a whole number of quarter-hours, so
+  the buckets fall into local days, weeks and months exactly, in any zone.
 - **Cost**: per model from the price table (``pricing.json``, per million tokens; input,
   output, cache write, cache read, and for some models a dearer rate for the tokens of
   one request past 200k); a model not in the table is reported as unpriced, never as 0.
@@ -73,17 +75,11 @@ MESSAGE_COLUMNS = (
     "cache_read_above",
 )
 """One row per item that carries usage (``usage_messages``)."""
+BUCKET_COLUMNS = ("thread_id", "slot", "model", *MESSAGE_COLUMNS[6:], "messages", "first", "last")
+"""Every row of a thread, UTC quarter-hour and model added up (``usage_buckets``): what a
+report reads, corrected for the message ids that have more than one row (``count_once``)."""
 THREAD_COLUMNS = ("thread_id", "agent", "cwd", "title", "parent_thread_id", "sidechain")
 """One row per thread (``usage_threads``): what a report groups and filters by."""
-
-COPY_ORDER = (
-    "sidechain",
-    "-(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens)",
-    "timestamp",
-    "thread_id",
-    "position",
-)
-"""Which copy of a response counts: the first in this order (``-`` = descending)."""
 
 UNKNOWN_MODEL = "<unknown>"
 """The model of an item that names none."""
@@ -109,9 +105,11 @@ T_APPENDED = _topics("TranscriptAppended")
 T_REPLACED = _topics("HistoryReplaced")
 
 UsageOp = tuple[str, tuple[Any, ...]]
-"""A row change: ``usage_message`` (a ``MESSAGE_COLUMNS`` row), ``usage_thread`` (a
-``THREAD_COLUMNS`` row), ``usage_thread_update`` (cwd, title, thread id) or
-``usage_clear`` (thread id). Each store runs consecutive changes of one kind as a batch."""
+"""A row change: ``usage_message`` (a ``MESSAGE_COLUMNS`` row), ``usage_bucket`` (a
+``BUCKET_COLUMNS`` increment), ``usage_thread`` (a ``THREAD_COLUMNS`` row),
+``usage_thread_update`` (cwd, title, thread id), ``usage_clear`` and
+``usage_clear_buckets`` (thread id). Each store runs consecutive changes of one kind as
+a batch."""
 
 
 class UsageProjection:
@@ -126,11 +124,14 @@ class UsageProjection:
         thread_id = event["originator_id"]
         if topic in T_ITEMS:
             first = event["first_position"]
-            return [
-                ("usage_message", row)
+            rows = [
+                row
                 for i, item in enumerate(event["items"])
                 if (row := message_row(thread_id, first + i, item)) is not None
             ]
+            ops: list[UsageOp] = [("usage_message", row) for row in rows]
+            ops.extend(("usage_bucket", row) for row in bucket_rows(rows))
+            return ops
         if topic in T_IMPORTED:
             source = event["source"]
             parent = event.get("parent_thread_id")
@@ -142,11 +143,9 @@ class UsageProjection:
             cwd = event["settings"]["cwd"]
             return [("usage_thread", (thread_id, "threadline", cwd, "", None, 0))]
         summary = event["summary"]
-        ops: list[UsageOp] = [
-            ("usage_thread_update", (summary.get("cwd"), summary.get("title") or "", thread_id))
-        ]
+        ops = [("usage_thread_update", (summary.get("cwd"), summary.get("title") or "", thread_id))]
         if topic in T_REPLACED:
-            ops.append(("usage_clear", (thread_id,)))
+            ops += [("usage_clear", (thread_id,)), ("usage_clear_buckets", (thread_id,))]
         return ops
 
 
@@ -175,6 +174,24 @@ def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple
     )
 
 
+def bucket_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``message_row`` rows added up by thread, UTC quarter-hour and model: the increments
+    of ``usage_buckets`` (``BUCKET_COLUMNS``)."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for row in rows:
+        key = (row[0], row[4], row[5])
+        numbers = row[6:15]
+        found = sums.get(key)
+        if found is None:
+            sums[key] = [*numbers, 1, row[3], row[3]]
+        else:
+            for i, n in enumerate(numbers):
+                found[i] += n
+            found[9] += 1
+            found[10], found[11] = min(found[10], row[3]), max(found[11], row[3])
+    return [(*key, *values) for key, values in sums.items()]
+
+
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
@@ -186,19 +203,63 @@ def slot_of(moment: datetime) -> str:
 
 
 def copy_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """``COPY_ORDER`` as a sort key over a row's columns (the query's order, in Python)."""
+    """Which copy of a response counts: the least by this key (a copy in a top-level
+    thread, then the largest total, then the earliest)."""
     total = sum(row[f"{k}_tokens"] for k in PRICED_KINDS)
     return (row["sidechain"], -total, row["timestamp"], row["thread_id"], row["position"])
 
 
 def counted(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The rows that count, one per response (what the read side's query keeps)."""
+    """The rows that count, one per response."""
     best: dict[str, Mapping[str, Any]] = {}
     for row in rows:
         key = row["message_id"] or f"{row['thread_id']}#{row['position']}"
         if key not in best or copy_key(row) < copy_key(best[key]):
             best[key] = row
     return sorted(best.values(), key=lambda r: (r["timestamp"], r["thread_id"], r["position"]))
+
+
+def count_once(buckets: list[Bucket], copies: Iterable[Mapping[str, Any]]) -> list[Bucket]:
+    """The buckets without the copies that do not count.
+
+    ``buckets`` add up every row; ``copies`` are the rows (``MESSAGE_COLUMNS`` and
+    ``sidechain``) of each message id that has more than one. The copies that lose
+    (``counted``) are taken out of their buckets; a bucket left with no message goes.
+    Its first and last times may still be a lost copy's (the same thread, quarter-hour
+    and model as a counted message)."""
+    copies = list(copies)
+    keep = {(r["thread_id"], r["position"]) for r in counted(copies)}
+    lost: dict[tuple[str, str, str], list[int]] = {}
+    for r in copies:
+        if (r["thread_id"], r["position"]) in keep:
+            continue
+        sums = lost.setdefault((r["slot"], r["thread_id"], r["model"]), [0] * 10)
+        for i, column in enumerate(MESSAGE_COLUMNS[6:15]):
+            sums[i] += r[column]
+        sums[9] += 1
+    if not lost:
+        return buckets
+    out = []
+    for b in buckets:
+        minus = lost.get((b.slot, b.thread_id, b.model))
+        if minus is None:
+            out.append(b)
+        elif b.messages > minus[9]:
+            tokens = {k: b.tokens[k] - minus[i] for i, k in enumerate(TOKEN_KINDS)}
+            above = {k: b.above[k] - minus[5 + i] for i, k in enumerate(PRICED_KINDS)}
+            out.append(
+                Bucket(
+                    b.slot,
+                    b.thread_id,
+                    b.model,
+                    tokens,
+                    above,
+                    b.messages - minus[9],
+                    b.first,
+                    b.last,
+                )
+            )
+    return out
 
 
 # -- prices ------------------------------------------------------------------------------
@@ -487,8 +548,8 @@ def _zone_name(zone: tzinfo | None) -> str:
 
 
 def bucket_from_row(row: Sequence[Any]) -> Bucket:
-    """A ``BUCKET_COLUMNS`` row of the query as a bucket."""
-    slot, thread_id, model, *numbers = row[:15]
+    """A ``BUCKET_COLUMNS`` row as a bucket."""
+    thread_id, slot, model, *numbers = row[:15]
     tokens = dict(zip(TOKEN_KINDS, (int(n) for n in numbers[:5]), strict=True))
     above = dict(zip(PRICED_KINDS, (int(n) for n in numbers[5:9]), strict=True))
     return Bucket(slot, thread_id, model, tokens, above, int(numbers[9]), row[13], row[14])

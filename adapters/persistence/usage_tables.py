@@ -1,9 +1,10 @@
-"""The usage read model's tables on both stores: schema, row changes, and the one query.
+"""The usage read model's tables on both stores: schema, row changes, and the queries.
 
 Slots into the read-model stores (``sqlite_read_models``, ``postgres_read_models``) as
-their ``usage`` tables and ops; the query is the same SQL on both (only the placeholder
-and the schema prefix differ). Light: no import beyond the standard library and
-``application.usage``, so that ``threadline usage`` starts fast.
+their ``usage`` tables and ops; the queries are the same SQL on both (only the
+placeholder, the schema prefix and the name of the two-argument minimum differ). Light:
+the standard library and ``application.usage`` only, so that ``threadline usage`` starts
+fast.
 """
 
 from __future__ import annotations
@@ -13,59 +14,67 @@ from collections.abc import Sequence
 from typing import Any
 
 from threadline.application.usage import (
-    COPY_ORDER,
+    BUCKET_COLUMNS,
     MESSAGE_COLUMNS,
     THREAD_COLUMNS,
     Bucket,
     ThreadInfo,
     bucket_from_row,
+    count_once,
 )
 
-NAMES = ("usage_messages", "usage_threads")
+NAMES = ("usage_messages", "usage_buckets", "usage_threads")
+_NUMBERS = MESSAGE_COLUMNS[6:]
 
 
 def tables(text: str, integer: str, prefix: str = "") -> list[str]:
     """The CREATE statements, with a dialect's text and integer types."""
-    numbers = ",\n".join(f"{c} {integer} NOT NULL" for c in MESSAGE_COLUMNS[6:])
+    numbers = ", ".join(f"{c} {integer} NOT NULL" for c in _NUMBERS)
     return [
         f"""CREATE TABLE IF NOT EXISTS {prefix}usage_messages (
-            thread_id {text} NOT NULL,
-            position {integer} NOT NULL,
-            message_id {text},
-            timestamp {text} NOT NULL,
-            slot {text} NOT NULL,
-            model {text} NOT NULL,
-            {numbers},
+            thread_id {text} NOT NULL, position {integer} NOT NULL, message_id {text},
+            timestamp {text} NOT NULL, slot {text} NOT NULL, model {text} NOT NULL, {numbers},
             PRIMARY KEY (thread_id, position))""",
+        # Finds the message ids that have more than one row, without reading the rows.
+        f"CREATE INDEX IF NOT EXISTS usage_messages_by_id ON {prefix}usage_messages (message_id)",
+        f"""CREATE TABLE IF NOT EXISTS {prefix}usage_buckets (
+            thread_id {text} NOT NULL, slot {text} NOT NULL, model {text} NOT NULL, {numbers},
+            messages {integer} NOT NULL, first {text} NOT NULL, last {text} NOT NULL,
+            PRIMARY KEY (thread_id, slot, model))""",
         f"""CREATE TABLE IF NOT EXISTS {prefix}usage_threads (
-            thread_id {text} PRIMARY KEY,
-            agent {text} NOT NULL,
-            cwd {text},
-            title {text} NOT NULL,
-            parent_thread_id {text},
-            sidechain INTEGER NOT NULL)""",
+            thread_id {text} PRIMARY KEY, agent {text} NOT NULL, cwd {text},
+            title {text} NOT NULL, parent_thread_id {text}, sidechain INTEGER NOT NULL)""",
     ]
 
 
-def writes(mark: str, prefix: str = "") -> dict[str, str]:
+def writes(mark: str, least: str, greatest: str, prefix: str = "") -> dict[str, str]:
     """Each op's statement (its argument is a tuple of the statement's parameters)."""
+
+    def insert(table: str, columns: Sequence[str]) -> str:
+        marks = ", ".join([mark] * len(columns))
+        return f"INSERT INTO {prefix}{table} ({', '.join(columns)}) VALUES ({marks})"
+
+    b = f"{prefix}usage_buckets"
+    added = ", ".join(f"{c} = {b}.{c} + excluded.{c}" for c in (*_NUMBERS, "messages"))
     return {
-        "usage_message": f"INSERT INTO {prefix}usage_messages ({', '.join(MESSAGE_COLUMNS)})"
-        f" VALUES ({', '.join([mark] * len(MESSAGE_COLUMNS))})",
+        "usage_message": insert("usage_messages", MESSAGE_COLUMNS),
+        "usage_bucket": insert("usage_buckets", BUCKET_COLUMNS)
+        + f" ON CONFLICT (thread_id, slot, model) DO UPDATE SET {added},"
+        f" first = {least}({b}.first, excluded.first), last = {greatest}({b}.last, excluded.last)",
         # A thread imported again under the same id (a store rebuilt by hand) replaces its row.
-        "usage_thread": f"INSERT INTO {prefix}usage_threads ({', '.join(THREAD_COLUMNS)})"
-        f" VALUES ({', '.join([mark] * len(THREAD_COLUMNS))})"
-        f" ON CONFLICT (thread_id) DO UPDATE SET agent = excluded.agent, cwd = excluded.cwd,"
+        "usage_thread": insert("usage_threads", THREAD_COLUMNS)
+        + " ON CONFLICT (thread_id) DO UPDATE SET agent = excluded.agent, cwd = excluded.cwd,"
         " title = excluded.title, parent_thread_id = excluded.parent_thread_id,"
         " sidechain = excluded.sidechain",
         "usage_thread_update": f"UPDATE {prefix}usage_threads"
         f" SET cwd = coalesce({mark}, cwd), title = {mark} WHERE thread_id = {mark}",
         "usage_clear": f"DELETE FROM {prefix}usage_messages WHERE thread_id = {mark}",
+        "usage_clear_buckets": f"DELETE FROM {b} WHERE thread_id = {mark}",
     }
 
 
 SQLITE_TABLES = tables("TEXT", "INTEGER")
-SQLITE_WRITES = writes("?")
+SQLITE_WRITES = writes("?", "min", "max")
 
 
 def postgres_tables(schema: str) -> list[str]:
@@ -73,52 +82,48 @@ def postgres_tables(schema: str) -> list[str]:
 
 
 def postgres_writes(schema: str) -> dict[str, str]:
-    return writes("%s", schema + ".")
+    return writes("%s", "least", "greatest", schema + ".")
 
 
-# -- the query -----------------------------------------------------------------------------
-
-_SUMS = ", ".join(f"sum(r.{c})" for c in MESSAGE_COLUMNS[6:])
+# -- the queries -----------------------------------------------------------------------------
 
 
-def _order() -> str:
-    terms = []
-    for term in COPY_ORDER:
-        column = term.lstrip("-")
-        if column == "sidechain":
-            column = "coalesce(t.sidechain, 0)"
-        elif "+" in column:
-            column = " + ".join(f"m.{c.strip()}" for c in column.strip("()").split("+"))
-        else:
-            column = f"m.{column}"
-        terms.append(f"{column} DESC" if term.startswith("-") else column)
-    return ", ".join(terms)
-
-
-def buckets_sql(
-    cwds: Sequence[str], sources: Sequence[str], mark: str, prefix: str = ""
+def _thread_filters(
+    cwds: Sequence[str], sources: Sequence[str], mark: str
 ) -> tuple[str, list[Any]]:
-    """Counted usage (one copy of each response) by UTC quarter-hour, thread and model."""
-    filters, params = ["r.copy = 1"], list[Any]()
+    filters, params = [], list[Any]()
     if cwds:
         filters.append(f"t.cwd IN ({', '.join([mark] * len(cwds))})")
         params.extend(cwds)
     if sources:
         filters.append(f"t.agent IN ({', '.join([mark] * len(sources))})")
         params.extend(sources)
-    sql = f"""
-        WITH ranked AS (
-            SELECT m.*, row_number() OVER (
-                PARTITION BY coalesce(m.message_id, m.thread_id || '#' || m.position)
-                ORDER BY {_order()}) AS copy
-            FROM {prefix}usage_messages m
-            LEFT JOIN {prefix}usage_threads t ON t.thread_id = m.thread_id)
-        SELECT r.slot, r.thread_id, r.model, {_SUMS}, count(*), min(r.timestamp),
-            max(r.timestamp)
-        FROM ranked r LEFT JOIN {prefix}usage_threads t ON t.thread_id = r.thread_id
-        WHERE {" AND ".join(filters)}
-        GROUP BY r.slot, r.thread_id, r.model"""
-    return sql, params
+    return (" WHERE " + " AND ".join(filters) if filters else ""), params
+
+
+def buckets_sql(
+    cwds: Sequence[str], sources: Sequence[str], mark: str, prefix: str = ""
+) -> tuple[str, list[Any]]:
+    """Every bucket of the threads that pass the filters."""
+    where, params = _thread_filters(cwds, sources, mark)
+    columns = ", ".join(f"b.{c}" for c in BUCKET_COLUMNS)
+    return (
+        f"SELECT {columns} FROM {prefix}usage_buckets b"
+        f" LEFT JOIN {prefix}usage_threads t ON t.thread_id = b.thread_id{where}",
+        params,
+    )
+
+
+def copies_sql(prefix: str = "") -> str:
+    """Every row of each message id that has more than one (in any thread), and whether
+    its thread is a sub-agent's."""
+    columns = ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS)
+    return (
+        f"SELECT {columns}, coalesce(t.sidechain, 0) AS sidechain FROM {prefix}usage_messages m"
+        f" LEFT JOIN {prefix}usage_threads t ON t.thread_id = m.thread_id"
+        f" WHERE m.message_id IN (SELECT message_id FROM {prefix}usage_messages"
+        " WHERE message_id IS NOT NULL GROUP BY message_id HAVING count(*) > 1)"
+    )
 
 
 THREADS_SQL = "SELECT thread_id, agent, cwd, title, parent_thread_id FROM {prefix}usage_threads"
@@ -127,20 +132,22 @@ THREADS_SQL = "SELECT thread_id, agent, cwd, title, parent_thread_id FROM {prefi
 def read_usage(
     conn: Any, cwds: Sequence[str] = (), sources: Sequence[str] = ()
 ) -> tuple[list[Bucket], dict[str, ThreadInfo]]:
-    """The buckets and every thread's details, on a read side's connection (SQLite's, or
-    PostgreSQL's)."""
+    """The counted buckets and every thread's details, on a read side's connection
+    (SQLite's, or PostgreSQL's)."""
     mark, prefix = "?", ""
     if not isinstance(conn, sqlite3.Connection):
         from threadline.adapters.persistence.postgres_connection import SCHEMA
 
         mark, prefix = "%s", f"{SCHEMA}."
     sql, params = buckets_sql(cwds, sources, mark, prefix)
-    rows = _rows(conn, sql, params)
+    buckets = [bucket_from_row(r) for r in _rows(conn, sql, params)]
+    names = (*MESSAGE_COLUMNS, "sidechain")
+    copies = [dict(zip(names, r, strict=True)) for r in _rows(conn, copies_sql(prefix), [])]
     threads = {
         r[0]: ThreadInfo(r[1], r[2], r[3], r[4])
         for r in _rows(conn, THREADS_SQL.format(prefix=prefix), [])
     }
-    return [bucket_from_row(r) for r in rows], threads
+    return count_once(buckets, copies), threads
 
 
 def _rows(conn: Any, sql: str, params: list[Any]) -> list[Sequence[Any]]:
