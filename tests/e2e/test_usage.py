@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CWD_ROOT, Conversation, append_transcript, run_cli, session_uuid, slug
+from conftest import (
+    CWD_ROOT,
+    Conversation,
+    append_transcript,
+    run_cli,
+    session_uuid,
+    slug,
+    write_transcript,
+)
 
 pytestmark = pytest.mark.both_stores
 
@@ -124,9 +132,7 @@ def test_a_resumed_session_repeating_earlier_lines_counts_them_once(
     more = Conversation(resumed_id, start=first.start, _n=first._n, parent=first.parent)
     more.user("And the docs")
     answer(more, "msg_3", input_tokens=300, output_tokens=30)
-    (folder / f"{resumed_id}.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in replay + more.records)
-    )
+    write_transcript(folder / f"{resumed_id}.jsonl", replay + more.records)
     imported(home, tmp_path / ".claude")
 
     assert totals(home) == {"input": 600, "output": 60, "cache_creation": 0, "cache_read": 0}
