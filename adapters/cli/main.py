@@ -102,9 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     from threadline.adapters.cli.session_commands import add_session_parser
 
     add_session_parser(sub)
+    from threadline.adapters.cli.mcp_command import add_mcp_parser
     from threadline.adapters.cli.usage_command import add_usage_parser
 
     add_usage_parser(sub)
+    add_mcp_parser(sub)
     return parser
 
 
