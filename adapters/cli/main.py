@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rebuild", help="drop and replay read models from the event store")
     p.add_argument(
-        "names", nargs="*", metavar="NAME", help="threads, history, ledger, search (default all)"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="threads, history, ledger, usage, search (default all)",
     )
 
     p = sub.add_parser("project", help="catch the read models up with the event store")
