@@ -27,13 +27,11 @@ bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 NAME = "usage"
 """The projection's name (its tracking row, ``rebuild usage``)."""
@@ -264,14 +262,13 @@ def count_once(buckets: list[Bucket], copies: Iterable[Mapping[str, Any]]) -> li
 
 # -- prices ------------------------------------------------------------------------------
 
-SHIPPED_PRICES = Path(__file__).with_name("pricing.json")
+SHIPPED_PRICES = os.path.join(os.path.dirname(__file__), "pricing.json")
 PRICES_FILE = "pricing.json"
 """A file of this name in THREADLINE_HOME adds models to the shipped table or replaces
 their prices (the same shape as the shipped file)."""
 
 
-@dataclass(frozen=True)
-class Price:
+class Price(NamedTuple):
     """Dollars per million tokens, by kind; ``above`` for the tokens of one request past 200k."""
 
     rates: Mapping[str, float]
@@ -284,8 +281,7 @@ class Price:
         return total / 1_000_000
 
 
-@dataclass(frozen=True)
-class PriceTable:
+class PriceTable(NamedTuple):
     models: Mapping[str, Price]
     taken: str
     sources: tuple[str, ...]
@@ -316,6 +312,8 @@ def load_prices(shipped: str, override: str | None = None, override_name: str = 
 
 
 def _parse_table(text: str, name: str) -> PriceTable:
+    import json
+
     try:
         data = json.loads(text)
         models = {m: _price(p) for m, p in data["models"].items()}
@@ -341,8 +339,7 @@ ReportKind = Literal["daily", "weekly", "monthly", "session", "model", "project"
 REPORT_KINDS: tuple[ReportKind, ...] = ("daily", "weekly", "monthly", "session", "model", "project")
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     """Counted usage of one thread and model in one UTC quarter-hour (the query's rows)."""
 
     slot: str
@@ -355,21 +352,24 @@ class Bucket:
     last: str
 
 
-@dataclass(frozen=True)
-class ThreadInfo:
+class ThreadInfo(NamedTuple):
     agent: str
     cwd: str | None
     title: str
     parent_thread_id: str | None
 
 
-@dataclass
 class Totals:
-    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_KINDS, 0))
-    cost: float = 0.0
-    messages: int = 0
-    unpriced: dict[str, int] = field(default_factory=dict)
-    """Tokens of models the price table does not know, by model: not in ``cost``."""
+    """Tokens by kind, their estimated cost, and the messages they came from. ``unpriced``:
+    the tokens of models the price table does not know, by model (not in ``cost``)."""
+
+    __slots__ = ("cost", "messages", "tokens", "unpriced")
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, int] = dict.fromkeys(TOKEN_KINDS, 0)
+        self.cost = 0.0
+        self.messages = 0
+        self.unpriced: dict[str, int] = {}
 
     def add(self, bucket: Bucket, price: Price | None) -> None:
         for k in TOKEN_KINDS:
@@ -395,14 +395,19 @@ class Totals:
         }
 
 
-@dataclass
 class ReportRow:
-    key: str
-    totals: Totals = field(default_factory=Totals)
-    models: dict[str, Totals] = field(default_factory=dict)
-    first: str = ""
-    last: str = ""
-    thread: ThreadInfo | None = None
+    """One row of a report: its key (a period, thread, model or cwd), totals, and totals by
+    model; the first and last message's time; the thread's details (``session``)."""
+
+    __slots__ = ("first", "key", "last", "models", "thread", "totals")
+
+    def __init__(self, key: str, thread: ThreadInfo | None, first: str, last: str) -> None:
+        self.key = key
+        self.thread = thread
+        self.first = first
+        self.last = last
+        self.totals = Totals()
+        self.models: dict[str, Totals] = {}
 
     def as_dict(self, kind: ReportKind) -> dict[str, Any]:
         out: dict[str, Any] = {_KEY_NAMES[kind]: self.key}
@@ -429,8 +434,7 @@ _KEY_NAMES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class DateRange:
+class DateRange(NamedTuple):
     """``since``/``until``: a local date (inclusive, as ccusage) or a moment (UTC)."""
 
     since_date: date | None = None
@@ -449,13 +453,22 @@ class DateRange:
         return not (self.until and start > self.until)
 
 
-@dataclass
 class UsageReport:
-    kind: ReportKind
-    rows: list[ReportRow]
-    totals: Totals
-    timezone: str
-    prices: PriceTable
+    __slots__ = ("kind", "prices", "rows", "timezone", "totals")
+
+    def __init__(
+        self,
+        kind: ReportKind,
+        rows: list[ReportRow],
+        totals: Totals,
+        timezone: str,
+        prices: PriceTable,
+    ) -> None:
+        self.kind = kind
+        self.rows = rows
+        self.totals = totals
+        self.timezone = timezone
+        self.prices = prices
 
     def as_dict(self) -> dict[str, Any]:
         unpriced: dict[str, int] = dict(self.totals.unpriced)
@@ -482,25 +495,61 @@ def build_report(
     project (the thread's cwd). Rows in order: periods oldest first, threads by last use,
     models and projects by cost."""
     dates = dates or DateRange()
+    # Sum the buckets by row and model first (a few thousand buckets, a few dozen sums),
+    # then price each sum once.
+    sums: dict[tuple[str, str], list[Any]] = {}
+    infos: dict[str, ThreadInfo | None] = {}
+    slots: dict[str, tuple[datetime, datetime] | None] = {}
+    keys: dict[tuple[str, str], str] = {}
+    for b in buckets:
+        if b.slot not in slots:
+            start = datetime.fromisoformat(b.slot).replace(tzinfo=UTC)
+            local = start.astimezone(zone)
+            slots[b.slot] = (start, local) if dates.keeps(local, start) else None
+        moment = slots[b.slot]
+        if moment is None:
+            continue
+        if kind == "model":
+            key = b.model
+        elif (key := keys.get((b.slot, b.thread_id), "")) == "":
+            key, infos[key] = _key(kind, b, moment[1], threads)
+            keys[(b.slot, b.thread_id)] = key
+        acc = sums.get((key, b.model))
+        if acc is None:
+            acc = sums[(key, b.model)] = [*(0 for _ in range(10)), b.first, b.last]
+        t, a = b.tokens, b.above
+        acc[0] += t["input"]
+        acc[1] += t["output"]
+        acc[2] += t["cache_creation"]
+        acc[3] += t["cache_read"]
+        acc[4] += t["reasoning"]
+        acc[5] += a["input"]
+        acc[6] += a["output"]
+        acc[7] += a["cache_creation"]
+        acc[8] += a["cache_read"]
+        acc[9] += b.messages
+        acc[10], acc[11] = min(acc[10], b.first), max(acc[11], b.last)
     rows: dict[str, ReportRow] = {}
     totals = Totals()
-    found: dict[str, Price | None] = {}
-    for b in buckets:
-        start = datetime.fromisoformat(b.slot).replace(tzinfo=UTC)
-        local = start.astimezone(zone)
-        if not dates.keeps(local, start):
-            continue
-        key, info = _key(kind, b, local, threads)
+    for (key, model), acc in sums.items():
+        merged = Bucket(
+            "",
+            "",
+            model,
+            dict(zip(TOKEN_KINDS, acc[:5], strict=True)),
+            dict(zip(PRICED_KINDS, acc[5:9], strict=True)),
+            acc[9],
+            acc[10],
+            acc[11],
+        )
         row = rows.get(key)
         if row is None:
-            row = rows[key] = ReportRow(key, thread=info, first=b.first, last=b.last)
-        if b.model not in found:
-            found[b.model] = prices.find(b.model)
-        price = found[b.model]
-        row.totals.add(b, price)
-        row.models.setdefault(b.model, Totals()).add(b, price)
-        row.first, row.last = min(row.first, b.first), max(row.last, b.last)
-        totals.add(b, price)
+            row = rows[key] = ReportRow(key, thread=infos.get(key), first=acc[10], last=acc[11])
+        price = prices.find(model)
+        row.totals.add(merged, price)
+        row.models.setdefault(model, Totals()).add(merged, price)
+        row.first, row.last = min(row.first, acc[10]), max(row.last, acc[11])
+        totals.add(merged, price)
     ordered = list(rows.values())
     if kind in ("daily", "weekly", "monthly"):
         ordered.sort(key=lambda r: r.key)
@@ -561,8 +610,6 @@ _DAY = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 def date_range(since: str | None, until: str | None) -> DateRange:
     """``--since``/``--until``: a date (``2026-10-05`` or ``20261005``: a whole local day,
     inclusive, as ccusage), else a time or an age (``2026-10-05T09:00``, ``12h``, ``7d``)."""
-    from threadline.application.read_queries import parse_moment
-
     bounds: dict[str, Any] = {}
     for name, text in (("since", since), ("until", until)):
         if not text:
@@ -574,6 +621,8 @@ def date_range(since: str | None, until: str | None) -> DateRange:
             except ValueError as exc:
                 raise BadUsageQueryError(f"not a date: {text!r}") from exc
         else:
+            from threadline.application.read_queries import parse_moment
+
             try:
                 bounds[name] = datetime.fromisoformat(parse_moment(text))
             except ValueError as exc:

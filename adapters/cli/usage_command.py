@@ -9,29 +9,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from threadline.application.usage import (
-    PRICES_FILE,
-    REPORT_KINDS,
-    SHIPPED_PRICES,
-    BadPriceTableError,
-    BadUsageQueryError,
-    PriceTable,
-    ReportKind,
-    ReportRow,
-    Totals,
-    UsageReport,
-    build_report,
-    date_range,
-    load_prices,
-    zone_named,
-)
-
 if TYPE_CHECKING:
     from threadline.adapters.home import StoreLocation
+    from threadline.application.usage import (
+        PriceTable,
+        ReportKind,
+        ReportRow,
+        Totals,
+        UsageReport,
+    )
+
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "model", "project")
+"""``application.usage.REPORT_KINDS``, spelt out here: every command builds the parser, and
+only ``usage`` should pay for importing that module."""
 
 
 def add_usage_parser(sub: Any) -> None:
@@ -56,12 +49,16 @@ def add_usage_parser(sub: Any) -> None:
 
 def prices_for(home: str) -> PriceTable:
     """The shipped price table, with ``HOME/pricing.json``'s models added or replaced."""
+    from threadline.application.usage import PRICES_FILE, SHIPPED_PRICES, load_prices
+
     override_path = os.path.join(home, PRICES_FILE)
     override = None
     if os.path.exists(override_path):
         with open(override_path, encoding="utf-8") as f:
             override = f.read()
-    return load_prices(SHIPPED_PRICES.read_text("utf-8"), override, override_path)
+    with open(SHIPPED_PRICES, encoding="utf-8") as f:
+        shipped = f.read()
+    return load_prices(shipped, override, override_path)
 
 
 def usage_report(
@@ -83,6 +80,7 @@ def usage_report(
     from threadline.adapters.persistence.sqlite_queries import StoreNotFoundError
     from threadline.adapters.persistence.usage_tables import read_usage
     from threadline.adapters.queries import open_queries
+    from threadline.application.usage import build_report, date_range, zone_named
 
     dates = date_range(since, until)
     zone = zone_named(timezone)
@@ -116,6 +114,7 @@ def _catch_up(location: StoreLocation) -> None:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     from threadline.adapters.cli.common import UserError, location_for, print_json
+    from threadline.application.usage import BadPriceTableError, BadUsageQueryError
 
     location = location_for(args)
     try:
@@ -155,6 +154,8 @@ _NUMBERS = ("input", "output", "cache write", "cache read", "reasoning", "total"
 
 def usage_table(report: UsageReport, stream: TextIO | None = None) -> None:
     """One line per row and a totals line, numbers right-aligned, fitted to the terminal."""
+    import shutil
+
     stream = stream or sys.stdout
     width = shutil.get_terminal_size((100, 24)).columns
     first = _FIRST[report.kind]
@@ -171,6 +172,8 @@ def usage_table(report: UsageReport, stream: TextIO | None = None) -> None:
     lines.extend(_line(r, columns, widths, first, label) for r in cells)
     lines += [rule, _line(total, columns, widths, first, label)]
     stream.write("\n".join(lines) + "\n")
+    from threadline.application.usage import PRICES_FILE
+
     notes = [f"prices: {report.prices.taken} (USD per million tokens; cost is an estimate)"]
     if report.totals.unpriced:
         unknown = ", ".join(

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from threadline.adapters.cli import usage_command
 from threadline.application import projections
 from threadline.application.usage import (
     MESSAGE_COLUMNS,
+    REPORT_KINDS,
     SHIPPED_PRICES,
     BadPriceTableError,
     BadUsageQueryError,
@@ -32,7 +35,8 @@ from threadline.application.usage import (
     zone_named,
 )
 
-PRICES = load_prices(SHIPPED_PRICES.read_text("utf-8"))
+SHIPPED = Path(SHIPPED_PRICES).read_text("utf-8")
+PRICES = load_prices(SHIPPED)
 SONNET = "claude-sonnet-4-5-20250929"
 T_ITEMS = next(iter(projections.T_ITEMS))
 T_IMPORTED = next(iter(projections.T_IMPORTED))
@@ -75,6 +79,7 @@ def test_the_projections_topics_are_the_session_events() -> None:
         projection.topics
     ) >= projections.T_IMPORTED | projections.T_APPENDED | projections.T_REPLACED
     assert "usage" in projections.PROJECTIONS
+    assert usage_command.REPORT_KINDS == REPORT_KINDS
 
 
 def test_an_assistant_item_with_usage_is_one_row_in_utc_with_its_quarter_hour() -> None:
@@ -315,7 +320,7 @@ def test_the_override_adds_and_replaces_models() -> None:
             },
         }
     )
-    prices = load_prices(SHIPPED_PRICES.read_text("utf-8"), override, "home/pricing.json")
+    prices = load_prices(SHIPPED, override, "home/pricing.json")
     assert prices.find("gpt-5") is not None
     report = build_report(
         "daily", [bucket("2026-10-04T12:00", input=1_000_000)], THREADS, prices, UTC
@@ -323,7 +328,7 @@ def test_the_override_adds_and_replaces_models() -> None:
     assert report.totals.cost == pytest.approx(1.0)
     assert "2026-12-01" in prices.taken
     with pytest.raises(BadPriceTableError):
-        load_prices(SHIPPED_PRICES.read_text("utf-8"), '{"models": {"x": {"input": 1}}}')
+        load_prices(SHIPPED, '{"models": {"x": {"input": 1}}}')
 
 
 def test_date_bounds_are_whole_local_days_or_moments() -> None:
