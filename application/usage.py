@@ -16,10 +16,11 @@ bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
   ccusage), then the largest total, then the earliest. A row without a message id
   is its own response.
 - **Buckets**: the projection adds every row up by thread, UTC quarter-hour (``slot``) and
-  model as it writes it; a report reads those few rows, and the rows of the message ids
-  that have more than one (an index finds them), and takes the copies that do not count
-  out of their buckets. Every time zone's offset is a whole number of quarter-hours, so
-  the buckets fall into local days, weeks and months exactly, in any zone.
+  model as it writes it, and counts the rows of each message id; a report reads those few
+  bucket rows and the rows of the message ids that have more than one (a partial index
+  lists them), and takes the copies that do not count out of their buckets. Every time
+  zone's offset is a whole number of quarter-hours, so the buckets fall into local days,
+  weeks and months exactly, in any zone.
 - **Cost**: per model from the price table (``pricing.json``, per million tokens; input,
   output, cache write, cache read, and for some models a dearer rate for the tokens of
   one request past 200k); a model not in the table is reported as unpriced, never as 0.
@@ -104,10 +105,11 @@ T_REPLACED = _topics("HistoryReplaced")
 
 UsageOp = tuple[str, tuple[Any, ...]]
 """A row change: ``usage_message`` (a ``MESSAGE_COLUMNS`` row), ``usage_bucket`` (a
-``BUCKET_COLUMNS`` increment), ``usage_thread`` (a ``THREAD_COLUMNS`` row),
-``usage_thread_update`` (cwd, title, thread id), ``usage_clear`` and
-``usage_clear_buckets`` (thread id). Each store runs consecutive changes of one kind as
-a batch."""
+``BUCKET_COLUMNS`` increment), ``usage_id`` (a message id: one more row has it),
+``usage_thread`` (a ``THREAD_COLUMNS`` row), ``usage_thread_update`` (cwd, title, thread
+id), ``usage_uncount_ids`` (thread id twice: its rows no longer count for their message
+ids), ``usage_clear`` and ``usage_clear_buckets`` (thread id). Each store runs
+consecutive changes of one kind as a batch."""
 
 
 class UsageProjection:
@@ -129,6 +131,7 @@ class UsageProjection:
             ]
             ops: list[UsageOp] = [("usage_message", row) for row in rows]
             ops.extend(("usage_bucket", row) for row in bucket_rows(rows))
+            ops.extend(("usage_id", (row[2],)) for row in rows if row[2])
             return ops
         if topic in T_IMPORTED:
             source = event["source"]
@@ -143,7 +146,11 @@ class UsageProjection:
         summary = event["summary"]
         ops = [("usage_thread_update", (summary.get("cwd"), summary.get("title") or "", thread_id))]
         if topic in T_REPLACED:
-            ops += [("usage_clear", (thread_id,)), ("usage_clear_buckets", (thread_id,))]
+            ops += [
+                ("usage_uncount_ids", (thread_id, thread_id)),
+                ("usage_clear", (thread_id,)),
+                ("usage_clear_buckets", (thread_id,)),
+            ]
         return ops
 
 

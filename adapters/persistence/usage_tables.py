@@ -23,7 +23,7 @@ from threadline.application.usage import (
     count_once,
 )
 
-NAMES = ("usage_messages", "usage_buckets", "usage_threads")
+NAMES = ("usage_messages", "usage_buckets", "usage_ids", "usage_threads")
 _NUMBERS = MESSAGE_COLUMNS[6:]
 
 
@@ -35,8 +35,13 @@ def tables(text: str, integer: str, prefix: str = "") -> list[str]:
             thread_id {text} NOT NULL, position {integer} NOT NULL, message_id {text},
             timestamp {text} NOT NULL, slot {text} NOT NULL, model {text} NOT NULL, {numbers},
             PRIMARY KEY (thread_id, position))""",
-        # Finds the message ids that have more than one row, without reading the rows.
         f"CREATE INDEX IF NOT EXISTS usage_messages_by_id ON {prefix}usage_messages (message_id)",
+        # How many rows each message id has; the few that have more than one are indexed, so
+        # a report finds the copies without reading every id.
+        f"""CREATE TABLE IF NOT EXISTS {prefix}usage_ids (
+            message_id {text} PRIMARY KEY, copies {integer} NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS usage_ids_copied ON {prefix}usage_ids (message_id)"
+        " WHERE copies > 1",
         f"""CREATE TABLE IF NOT EXISTS {prefix}usage_buckets (
             thread_id {text} NOT NULL, slot {text} NOT NULL, model {text} NOT NULL, {numbers},
             messages {integer} NOT NULL, first {text} NOT NULL, last {text} NOT NULL,
@@ -68,6 +73,12 @@ def writes(mark: str, least: str, greatest: str, prefix: str = "") -> dict[str, 
         " sidechain = excluded.sidechain",
         "usage_thread_update": f"UPDATE {prefix}usage_threads"
         f" SET cwd = coalesce({mark}, cwd), title = {mark} WHERE thread_id = {mark}",
+        "usage_id": f"INSERT INTO {prefix}usage_ids (message_id, copies) VALUES ({mark}, 1)"
+        f" ON CONFLICT (message_id) DO UPDATE SET copies = {prefix}usage_ids.copies + 1",
+        "usage_uncount_ids": f"UPDATE {prefix}usage_ids SET copies = copies - ("
+        f"SELECT count(*) FROM {prefix}usage_messages m WHERE m.thread_id = {mark}"
+        f" AND m.message_id = {prefix}usage_ids.message_id) WHERE message_id IN ("
+        f"SELECT message_id FROM {prefix}usage_messages WHERE thread_id = {mark})",
         "usage_clear": f"DELETE FROM {prefix}usage_messages WHERE thread_id = {mark}",
         "usage_clear_buckets": f"DELETE FROM {b} WHERE thread_id = {mark}",
     }
@@ -121,8 +132,7 @@ def copies_sql(prefix: str = "") -> str:
     return (
         f"SELECT {columns}, coalesce(t.sidechain, 0) AS sidechain FROM {prefix}usage_messages m"
         f" LEFT JOIN {prefix}usage_threads t ON t.thread_id = m.thread_id"
-        f" WHERE m.message_id IN (SELECT message_id FROM {prefix}usage_messages"
-        " WHERE message_id IS NOT NULL GROUP BY message_id HAVING count(*) > 1)"
+        f" WHERE m.message_id IN (SELECT message_id FROM {prefix}usage_ids WHERE copies > 1)"
     )
 
 

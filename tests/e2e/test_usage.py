@@ -294,3 +294,28 @@ def test_a_bad_argument_is_a_usage_error(home: Path, options: list[str]) -> None
 def test_an_empty_store_has_no_usage(home: Path) -> None:
     report = usage(home)
     assert report["rows"] == [] and report["totals"]["total_tokens"] == 0
+
+
+def test_a_rewritten_copy_still_counts_once(tmp_path: Path, home: Path) -> None:
+    conv = Conversation(session_uuid("copied-then-rewritten"))
+    conv.user("Hello")
+    answer(conv, "msg_x", input_tokens=40, output_tokens=4)
+    answer(conv, "msg_y", input_tokens=30, output_tokens=3)
+    here = conv.write(project_dir(tmp_path / "laptop", conv.cwd or "") / f"{conv.session_id}.jsonl")
+    there = project_dir(tmp_path / "backup", f"{CWD_ROOT}/moved") / f"{conv.session_id}.jsonl"
+    there.parent.mkdir(parents=True)
+    shutil.copyfile(here, there)
+    imported(home, tmp_path / "laptop" / ".claude", tmp_path / "backup" / ".claude")
+    assert totals(home)["input"] == 70
+
+    # The backup is rewritten (its first prompt edited): the same responses, and one more.
+    conv.records[0]["message"]["content"] = "Hello again"
+    more = Conversation(conv.session_id, start=conv.start, _n=conv._n, parent=conv.parent)
+    answer(more, "msg_z", input_tokens=5, output_tokens=1)
+    write_transcript(there, conv.records + more.records)
+    imported(home, tmp_path / "backup" / ".claude")
+    assert totals(home) == {"input": 75, "output": 8, "cache_creation": 0, "cache_read": 0}
+    # And rewritten once more without them: the laptop's copy still counts them, once.
+    write_transcript(there, more.records)
+    imported(home, tmp_path / "backup" / ".claude")
+    assert totals(home) == {"input": 75, "output": 8, "cache_creation": 0, "cache_read": 0}

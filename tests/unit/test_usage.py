@@ -195,6 +195,7 @@ def test_a_rewrite_clears_the_threads_rows_and_buckets() -> None:
     )
     assert [name for name, _ in ops] == [
         "usage_thread_update",
+        "usage_uncount_ids",
         "usage_clear",
         "usage_clear_buckets",
     ]
