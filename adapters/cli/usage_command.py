@@ -88,13 +88,25 @@ def usage_report(
     try:
         _catch_up(location)
         with closing(open_queries(location)) as queries:
-            buckets, threads = read_usage(queries.conn, cwds, sources)
+            try:
+                buckets, threads = read_usage(queries.conn, cwds, sources)
+            except Exception as exc:
+                if not _missing_table(exc):
+                    raise
+                rebuild = True
+            else:
+                rebuild = False
+        if rebuild:
+            # Tables of an older usage read model, or none (dropped by hand): made anew.
+            _catch_up(location, rebuild=True)
+            with closing(open_queries(location)) as queries:
+                buckets, threads = read_usage(queries.conn, cwds, sources)
     except StoreNotFoundError:
         buckets, threads = [], {}
     return build_report(kind, buckets, threads, prices, zone, dates)
 
 
-def _catch_up(location: StoreLocation) -> None:
+def _catch_up(location: StoreLocation, rebuild: bool = False) -> None:
     from contextlib import closing
 
     from threadline.adapters.queries import open_queries
@@ -102,14 +114,25 @@ def _catch_up(location: StoreLocation) -> None:
 
     with closing(open_queries(location)) as probe:
         behind = probe.is_behind([NAME])
-    if behind:
+    if behind or rebuild:
         from threadline.adapters.store import open_store
 
         store = open_store(location)
         try:
-            store.catch_up(names=[NAME])
+            if rebuild:
+                store.rebuild(names=[NAME])
+            else:
+                store.catch_up(names=[NAME])
         finally:
             store.close()
+
+
+def _missing_table(exc: Exception) -> bool:
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        return "no such table" in str(exc)
+    return type(exc).__name__ == "UndefinedTable"  # psycopg.errors.UndefinedTable
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
@@ -164,13 +187,15 @@ def usage_table(report: UsageReport, stream: TextIO | None = None) -> None:
     cells = [_cells(report.kind, r.key, r.totals, r, first, label) for r in report.rows]
     total = _cells(report.kind, "total", report.totals, None, first, label)
     widths = {c: max([len(c), *(len(r[c]) for r in [*cells, total])]) for c in columns}
-    for flexible, least in ((label, 12), (first, 10)):
+    flexible_columns = ((first, 10),) if report.kind == "model" else ((label, 12), (first, 10))
+    for flexible, least in flexible_columns:
         others = sum(widths[c] + 2 for c in columns if c != flexible)
         widths[flexible] = max(min(widths[flexible], width - others), least)
     rule = "  ".join("─" * widths[c] for c in columns)
-    lines = [_line({c: c for c in columns}, columns, widths, first, label), rule]
-    lines.extend(_line(r, columns, widths, first, label) for r in cells)
-    lines += [rule, _line(total, columns, widths, first, label)]
+    left = first if report.kind == "model" else label  # the model report's label is a count
+    lines = [_line({c: c for c in columns}, columns, widths, first, left), rule]
+    lines.extend(_line(r, columns, widths, first, left) for r in cells)
+    lines += [rule, _line(total, columns, widths, first, left)]
     stream.write("\n".join(lines) + "\n")
     from threadline.application.usage import PRICES_FILE
 
@@ -201,7 +226,9 @@ def _cells(
             second = ", ".join(_short_model(m) for m in sorted(row.models))
     elif kind == "model":
         second = f"{t.messages:,}"
-    cost = f"${t.cost:,.2f}" + (" +?" if t.unpriced else "")
+    cost = (f"${t.cost:,.2f}" if t.cost >= 0.01 or not t.cost else f"${t.cost:.4f}") + (
+        " +?" if t.unpriced else ""
+    )
     return {
         first: key,
         label: second,

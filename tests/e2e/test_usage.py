@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,15 @@ def test_a_rewritten_copy_still_counts_once(tmp_path: Path, home: Path) -> None:
     write_transcript(there, more.records)
     imported(home, tmp_path / "backup" / ".claude")
     assert totals(home) == {"input": 75, "output": 8, "cache_creation": 0, "cache_read": 0}
+
+
+@pytest.mark.sqlite_only
+def test_usage_tables_that_are_missing_are_made_anew(tmp_path: Path, home: Path) -> None:
+    conv = Conversation(session_uuid("dropped"))
+    conv.user("Hi")
+    answer(conv, "msg_d", input_tokens=12, output_tokens=3)
+    conv.write(project_dir(tmp_path, conv.cwd or "") / f"{conv.session_id}.jsonl")
+    imported(home, tmp_path / ".claude")
+    with sqlite3.connect(home / "threadline.db") as db:  # an older usage read model's tables
+        db.execute("DROP TABLE usage_ids")
+    assert totals(home) == {"input": 12, "output": 3, "cache_creation": 0, "cache_read": 0}
