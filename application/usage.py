@@ -72,8 +72,12 @@ MESSAGE_COLUMNS = (
     "output_above",
     "cache_creation_above",
     "cache_read_above",
+    "cache_creation_1h_tokens",
 )
-"""One row per item that carries usage (``usage_messages``)."""
+"""One row per item that carries usage (``usage_messages``): where and when, then the
+``N`` numbers: tokens by kind (``TOKEN_KINDS``), the tokens past 200k by priced kind
+(``PRICED_KINDS``), and the cache-creation tokens written to a one-hour cache."""
+N = len(MESSAGE_COLUMNS) - 6
 BUCKET_COLUMNS = ("thread_id", "slot", "model", *MESSAGE_COLUMNS[6:], "messages", "first", "last")
 """Every row of a thread, UTC quarter-hour and model added up (``usage_buckets``): what a
 report reads, corrected for the message ids that have more than one row (``count_once``)."""
@@ -167,6 +171,8 @@ def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple
         return None
     moment = datetime.fromisoformat(stamp).astimezone(UTC)
     above = [max(0, n - TIER_TOKENS) for n in tokens[:4]]
+    split = usage.get("cache_creation")
+    hour = _count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0
     return (
         thread_id,
         position,
@@ -176,6 +182,7 @@ def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple
         item.get("model") or UNKNOWN_MODEL,
         *tokens,
         *above,
+        min(hour, tokens[2]),
     )
 
 
@@ -185,15 +192,16 @@ def bucket_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     sums: dict[tuple[str, str, str], list[Any]] = {}
     for row in rows:
         key = (row[0], row[4], row[5])
-        numbers = row[6:15]
+        numbers = row[6 : 6 + N]
         found = sums.get(key)
         if found is None:
             sums[key] = [*numbers, 1, row[3], row[3]]
         else:
             for i, n in enumerate(numbers):
                 found[i] += n
-            found[9] += 1
-            found[10], found[11] = min(found[10], row[3]), max(found[11], row[3])
+            found[N] += 1
+            found[N + 1] = min(found[N + 1], row[3])
+            found[N + 2] = max(found[N + 2], row[3])
     return [(*key, *values) for key, values in sums.items()]
 
 
@@ -238,10 +246,10 @@ def count_once(buckets: list[Bucket], copies: Iterable[Mapping[str, Any]]) -> li
     for r in copies:
         if (r["thread_id"], r["position"]) in keep:
             continue
-        sums = lost.setdefault((r["slot"], r["thread_id"], r["model"]), [0] * 10)
-        for i, column in enumerate(MESSAGE_COLUMNS[6:15]):
+        sums = lost.setdefault((r["slot"], r["thread_id"], r["model"]), [0] * (N + 1))
+        for i, column in enumerate(MESSAGE_COLUMNS[6:]):
             sums[i] += r[column]
-        sums[9] += 1
+        sums[N] += 1
     if not lost:
         return buckets
     out = []
@@ -249,7 +257,7 @@ def count_once(buckets: list[Bucket], copies: Iterable[Mapping[str, Any]]) -> li
         minus = lost.get((b.slot, b.thread_id, b.model))
         if minus is None:
             out.append(b)
-        elif b.messages > minus[9]:
+        elif b.messages > minus[N]:
             tokens = {k: b.tokens[k] - minus[i] for i, k in enumerate(TOKEN_KINDS)}
             above = {k: b.above[k] - minus[5 + i] for i, k in enumerate(PRICED_KINDS)}
             out.append(
@@ -259,9 +267,10 @@ def count_once(buckets: list[Bucket], copies: Iterable[Mapping[str, Any]]) -> li
                     b.model,
                     tokens,
                     above,
-                    b.messages - minus[9],
+                    b.messages - minus[N],
                     b.first,
                     b.last,
+                    b.cache_1h - minus[9],
                 )
             )
     return out
@@ -276,15 +285,23 @@ their prices (the same shape as the shipped file)."""
 
 
 class Price(NamedTuple):
-    """Dollars per million tokens, by kind; ``above`` for the tokens of one request past 200k."""
+    """Dollars per million tokens, by kind; ``above`` for the tokens of one request past 200k;
+    ``cache_write_1h`` for cache writes that live an hour (``cache_creation`` is the
+    5-minute price)."""
 
     rates: Mapping[str, float]
     above: Mapping[str, float] | None = None
+    cache_write_1h: float | None = None
 
-    def cost(self, tokens: Mapping[str, int], above: Mapping[str, int]) -> float:
+    def cost(self, tokens: Mapping[str, int], above: Mapping[str, int], cache_1h: int = 0) -> float:
         total = sum(tokens[k] * self.rates[k] for k in PRICED_KINDS)
         if self.above:
             total += sum(above[k] * (self.above[k] - self.rates[k]) for k in PRICED_KINDS)
+        if cache_1h:
+            hour = self.cache_write_1h
+            if hour is None:  # Anthropic's rule: twice the input price
+                hour = 2 * self.rates["input"]
+            total += cache_1h * (hour - self.rates["cache_creation"])
         return total / 1_000_000
 
 
@@ -337,7 +354,12 @@ def _price(entry: Mapping[str, Any]) -> Price:
         return out
 
     above = entry.get("above_200k")
-    return Price(rates(entry), rates(above) if above else None)
+    hour = entry.get("cache_write_1h")
+    if hour is not None and float(hour) < 0:
+        raise ValueError("a negative price")
+    return Price(
+        rates(entry), rates(above) if above else None, None if hour is None else float(hour)
+    )
 
 
 # -- reports: buckets -> rows --------------------------------------------------------------
@@ -357,6 +379,8 @@ class Bucket(NamedTuple):
     messages: int
     first: str
     last: str
+    cache_1h: int = 0
+    """Of ``tokens["cache_creation"]``, those written to a one-hour cache."""
 
 
 class ThreadInfo(NamedTuple):
@@ -386,7 +410,7 @@ class Totals:
             n = sum(bucket.tokens[k] for k in PRICED_KINDS)
             self.unpriced[bucket.model] = self.unpriced.get(bucket.model, 0) + n
         else:
-            self.cost += price.cost(bucket.tokens, bucket.above)
+            self.cost += price.cost(bucket.tokens, bucket.above, bucket.cache_1h)
 
     @property
     def total_tokens(self) -> int:
@@ -523,7 +547,7 @@ def build_report(
             keys[(b.slot, b.thread_id)] = key
         acc = sums.get((key, b.model))
         if acc is None:
-            acc = sums[(key, b.model)] = [*(0 for _ in range(10)), b.first, b.last]
+            acc = sums[(key, b.model)] = [*(0 for _ in range(10)), b.first, b.last, 0]
         t, a = b.tokens, b.above
         acc[0] += t["input"]
         acc[1] += t["output"]
@@ -536,6 +560,7 @@ def build_report(
         acc[8] += a["cache_read"]
         acc[9] += b.messages
         acc[10], acc[11] = min(acc[10], b.first), max(acc[11], b.last)
+        acc[12] += b.cache_1h
     rows: dict[str, ReportRow] = {}
     totals = Totals()
     for (key, model), acc in sums.items():
@@ -548,6 +573,7 @@ def build_report(
             acc[9],
             acc[10],
             acc[11],
+            acc[12],
         )
         row = rows.get(key)
         if row is None:
@@ -605,10 +631,13 @@ def _zone_name(zone: tzinfo | None) -> str:
 
 def bucket_from_row(row: Sequence[Any]) -> Bucket:
     """A ``BUCKET_COLUMNS`` row as a bucket."""
-    thread_id, slot, model, *numbers = row[:15]
+    thread_id, slot, model, *numbers = row[: 3 + N]
     tokens = dict(zip(TOKEN_KINDS, (int(n) for n in numbers[:5]), strict=True))
     above = dict(zip(PRICED_KINDS, (int(n) for n in numbers[5:9]), strict=True))
-    return Bucket(slot, thread_id, model, tokens, above, int(numbers[9]), row[13], row[14])
+    messages, first, last = row[3 + N : 6 + N]
+    return Bucket(
+        slot, thread_id, model, tokens, above, int(messages), first, last, int(numbers[9])
+    )
 
 
 _DAY = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")

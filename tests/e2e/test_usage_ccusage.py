@@ -1,6 +1,7 @@
 """``threadline usage daily`` side by side with ccusage 20.0.24 (``ccusage claude daily
---offline --json``) on the same trees: the tokens of each day and model must be equal, or
-the difference must be one ADR 0014 explains (``EXPLAINED``).
+--offline --json``) on the same trees: the tokens (and the cost, to the millionth of a
+dollar) of each day and model must be equal, or the difference must be one ADR 0014
+explains (``EXPLAINED``).
 
 ccusage is the native binary of ``@ccusage/ccusage-linux-x64`` that ``.ci/run`` installs
 (``.ci/package.json``; the ``ccusage`` wrapper package cannot be locked here, as its other
@@ -26,9 +27,10 @@ CCUSAGE = REPO / ".ci" / "node_modules" / "@ccusage" / "ccusage-linux-x64" / "bi
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_claude_fixture.py"
 KINDS = ("input", "output", "cache_creation", "cache_read")
 
-Tokens = dict[tuple[str, str], tuple[int, ...]]
+Tokens = dict[tuple[str, str], tuple[float, ...]]
+"""(day, model) -> input, output, cache-creation and cache-read tokens, and the cost."""
 
-EXPLAINED: dict[str, dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+EXPLAINED: dict[str, dict[tuple[str, str], tuple[tuple[float, ...], tuple[float, ...]]]] = {}
 """Per tree, the (day, model) cells where the two differ for a reason ADR 0014 gives, as
 (Threadline's, ccusage's) tokens: none on these trees."""
 
@@ -70,6 +72,7 @@ def ccusage_daily(binary: Path, *roots: Path, home: Path) -> Tokens:
                 m["outputTokens"],
                 m["cacheCreationTokens"],
                 m["cacheReadTokens"],
+                m["cost"],
             )
     return out
 
@@ -84,8 +87,16 @@ def threadline_daily(home: Path, *roots: Path) -> Tokens:
     for row in result.json()["rows"]:
         for m in row["models"]:
             if m["model"] != "<synthetic>":
-                out[(row["date"], m["model"])] = tuple(m[f"{k}_tokens"] for k in KINDS)
+                tokens = tuple(m[f"{k}_tokens"] for k in KINDS)
+                out[(row["date"], m["model"])] = (*tokens, m["cost"])
     return out
+
+
+def same(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> bool:
+    """Equal tokens, and costs equal to the millionth of a dollar (ours are rounded so)."""
+    if a is None or b is None:
+        return a is b
+    return a[:4] == b[:4] and abs(a[4] - b[4]) <= 1e-6 + 1e-9 * abs(b[4])
 
 
 def assert_agree(name: str, ours: Tokens, theirs: Tokens) -> None:
@@ -94,7 +105,7 @@ def assert_agree(name: str, ours: Tokens, theirs: Tokens) -> None:
     differ = {
         key: {"threadline": ours.get(key), "ccusage": theirs.get(key)}
         for key in sorted(set(ours) | set(theirs))
-        if ours.get(key) != theirs.get(key)
+        if not same(ours.get(key), theirs.get(key))
         and explained.get(key) != (ours.get(key), theirs.get(key))
     }
     assert not differ, f"{name}: unexplained differences (day, model): {differ}"
@@ -163,7 +174,7 @@ TREES: dict[str, Callable[[Path], list[Path]]] = {
 
 
 @pytest.mark.parametrize("name", list(TREES))
-def test_daily_tokens_per_model_agree_with_ccusage(
+def test_daily_tokens_and_cost_per_model_agree_with_ccusage(
     name: str, ccusage: Path, tmp_path: Path
 ) -> None:
     roots = TREES[name](tmp_path / "tree")
@@ -173,8 +184,11 @@ def test_daily_tokens_per_model_agree_with_ccusage(
 
 
 def test_the_comparison_fails_on_a_difference() -> None:
-    ours: Tokens = {("2026-10-05", "m"): (1, 2, 3, 4)}
+    ours: Tokens = {("2026-10-05", "m"): (1, 2, 3, 4, 0.5)}
     with pytest.raises(AssertionError, match="unexplained"):
-        assert_agree("x", ours, {("2026-10-05", "m"): (1, 2, 3, 5)})
+        assert_agree("x", ours, {("2026-10-05", "m"): (1, 2, 3, 5, 0.5)})
     with pytest.raises(AssertionError, match="unexplained"):
-        assert_agree("x", ours, ours | {("2026-10-06", "m"): (1, 0, 0, 0)})
+        assert_agree("x", ours, {("2026-10-05", "m"): (1, 2, 3, 4, 0.51)})
+    with pytest.raises(AssertionError, match="unexplained"):
+        assert_agree("x", ours, ours | {("2026-10-06", "m"): (1, 0, 0, 0, 0.0)})
+    assert_agree("x", ours, {("2026-10-05", "m"): (1, 2, 3, 4, 0.5000004)})

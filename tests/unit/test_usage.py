@@ -355,3 +355,32 @@ def test_date_bounds_are_whole_local_days_or_moments() -> None:
         date_range("yesterday-ish", None)
     with pytest.raises(BadUsageQueryError):
         zone_named("Mars/Olympus")
+
+
+def test_one_hour_cache_writes_cost_their_own_price() -> None:
+    # The real 2.1.152 session's one response (tests/fixtures/claude-real): 1,045 tokens
+    # written to a one-hour cache, priced at twice the input price, as ccusage 20.0.24 does.
+    item = assistant(
+        model="claude-opus-4-7",
+        input_tokens=6,
+        output_tokens=16,
+        cache_creation_input_tokens=1045,
+        cache_read_input_tokens=3057,
+    )
+    item["usage"]["cache_creation"] = {
+        "ephemeral_1h_input_tokens": 1045,
+        "ephemeral_5m_input_tokens": 0,
+    }
+    row = message_row("t", 0, item)
+    assert (
+        row is not None
+        and dict(zip(MESSAGE_COLUMNS, row, strict=True))["cache_creation_1h_tokens"] == 1045
+    )
+    [b] = [bucket_from_row(r) for r in bucket_rows([row])]
+    assert b.cache_1h == 1045
+    report = build_report("daily", [b], THREADS, PRICES, UTC)
+    assert report.totals.cost == pytest.approx(0.0124085)  # ccusage's figure
+    five_minutes = b._replace(cache_1h=0)
+    assert build_report("daily", [five_minutes], THREADS, PRICES, UTC).totals.cost == (
+        pytest.approx(0.00848975)  # 1,045 x $6.25 instead of $10 per million
+    )
