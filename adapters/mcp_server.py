@@ -108,7 +108,7 @@ def search(
 ) -> dict[str, Any]:
     from threadline.adapters.persistence.sqlite_queries import MARK_END, MARK_START
     from threadline.application.read_queries import (
-        ALL_PROJECTIONS,
+        EAGER_PROJECTIONS,
         BadQueryError,
         SearchQuery,
     )
@@ -124,7 +124,7 @@ def search(
         )
     except BadQueryError as exc:
         raise ToolArgumentError(str(exc)) from exc
-    with _read_models(location, ALL_PROJECTIONS) as queries:
+    with _read_models(location, (*EAGER_PROJECTIONS, "search")) as queries:
         rows = queries.search(wanted)
         threads = {r["thread_id"]: queries.thread(r["thread_id"]) for r in rows}
     hits = []

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
-EAGER_PROJECTIONS = ("threads", "history", "ledger", "usage")
+EAGER_PROJECTIONS = ("threads", "history", "ledger")
 """Caught up after every command that writes (an import waits for them)."""
-LAZY_PROJECTIONS = ("search",)
-"""Caught up when read (``search``), by ``project`` and by ``rebuild``: indexing text
-is the slow part of reading events, and an import should not wait for it."""
+LAZY_PROJECTIONS = ("usage", "search")
+"""Caught up when read (``usage``, ``search``), by ``project`` and by ``rebuild``: indexing
+text is the slow part of reading events, a row per message the next, and an import
+should not wait for them."""
 ALL_PROJECTIONS = EAGER_PROJECTIONS + LAZY_PROJECTIONS
 
 SortKey = Literal["created", "updated"]

@@ -131,7 +131,8 @@ class UsageProjection:
             rows = [
                 row
                 for i, item in enumerate(event["items"])
-                if (row := message_row(thread_id, first + i, item)) is not None
+                if item["type"] == "assistant"
+                and (row := message_row(thread_id, first + i, item)) is not None
             ]
             ops: list[UsageOp] = [("usage_message", row) for row in rows]
             ops.extend(("usage_bucket", row) for row in bucket_rows(rows))
@@ -169,7 +170,14 @@ def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple
     tokens = [_count(usage.get(_USAGE_KEYS[k])) for k in TOKEN_KINDS]
     if not any(tokens):
         return None
-    moment = datetime.fromisoformat(stamp).astimezone(UTC)
+    if len(stamp) >= 20 and stamp[-1] == "Z" and stamp[10] == "T" and stamp[19] in ".Z":
+        # The stored form (UTC, ``2026-10-05T14:02:10.500000Z``): cut, not parsed.
+        when = f"{stamp[:19]}.{(stamp[20:-1] + '000')[:3]}Z"
+        slot = f"{stamp[:14]}{int(stamp[14:16]) // 15 * 15:02d}"
+    else:
+        moment = datetime.fromisoformat(stamp).astimezone(UTC)
+        when = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        slot = slot_of(moment)
     above = [max(0, n - TIER_TOKENS) for n in tokens[:4]]
     split = usage.get("cache_creation")
     hour = _count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0
@@ -177,8 +185,8 @@ def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple
         thread_id,
         position,
         item.get("message_id"),
-        moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        slot_of(moment),
+        when,
+        slot,
         item.get("model") or UNKNOWN_MODEL,
         *tokens,
         *above,

@@ -384,3 +384,17 @@ def test_one_hour_cache_writes_cost_their_own_price() -> None:
     assert build_report("daily", [five_minutes], THREADS, PRICES, UTC).totals.cost == (
         pytest.approx(0.00848975)  # 1,045 x $6.25 instead of $10 per million
     )
+
+
+@pytest.mark.parametrize(
+    ("stamp", "utc", "slot"),
+    [
+        ("2026-10-05T14:14:59.999000Z", "2026-10-05T14:14:59.999Z", "2026-10-05T14:00"),
+        ("2026-10-05T14:15:00.5Z", "2026-10-05T14:15:00.500Z", "2026-10-05T14:15"),
+        ("2026-10-05T14:59:00Z", "2026-10-05T14:59:00.000Z", "2026-10-05T14:45"),
+        ("2026-10-06T01:44:00.1+11:00", "2026-10-05T14:44:00.100Z", "2026-10-05T14:30"),
+    ],
+)
+def test_times_are_utc_to_the_millisecond_cut_or_parsed(stamp: str, utc: str, slot: str) -> None:
+    row = message_row("t", 0, assistant(stamp))
+    assert row is not None and (row[3], row[4]) == (utc, slot)
