@@ -332,3 +332,25 @@ def test_usage_tables_that_are_missing_are_made_anew(tmp_path: Path, home: Path)
     with sqlite3.connect(home / "threadline.db") as db:  # an older usage read model's tables
         db.execute("DROP TABLE usage_ids")
     assert totals(home) == {"input": 12, "output": 3, "cache_creation": 0, "cache_read": 0}
+
+
+def test_rebuilding_usage_gives_the_incrementally_kept_reports(tmp_path: Path, home: Path) -> None:
+    two_projects(tmp_path, home)
+    conv = Conversation(session_uuid("grown"))
+    conv.user("Go")
+    answer(conv, "msg_g", input_tokens=10, output_tokens=5)
+    path = conv.write(project_dir(tmp_path, conv.cwd or "") / f"{conv.session_id}.jsonl")
+    imported(home, path)
+    usage(home)  # caught up here, then kept up to date as the source grows
+    rest = Conversation(conv.session_id, start=conv.start, _n=conv._n, parent=conv.parent)
+    answer(rest, "msg_g", input_tokens=10, output_tokens=50)
+    answer(rest, "msg_h", input_tokens=1, output_tokens=1)
+    append_transcript(path, rest.records)
+    imported(home, path)
+    kinds = ("daily", "weekly", "monthly", "session", "model", "project")
+    incremental = {kind: usage(home, kind) for kind in kinds}
+    assert incremental["daily"]["totals"]["output_tokens"] == 5 + 51
+
+    result = run_cli("rebuild", "usage", home=home)
+    assert result.returncode == 0, result.stderr
+    assert {kind: usage(home, kind) for kind in kinds} == incremental
