@@ -17,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from conftest import REPO, Conversation, run_cli, session_uuid, slug, write_transcript
 
 CCUSAGE = REPO / ".ci" / "node_modules" / "@ccusage" / "ccusage-linux-x64" / "bin" / "ccusage"
+FIXTURES = REPO / "tests" / "fixtures"
 GENERATOR = REPO.parent / "shared" / "bench" / "gen_claude_fixture.py"
 KINDS = ("input", "output", "cache_creation", "cache_read")
 
@@ -154,6 +156,15 @@ def duplicates_tree(root: Path) -> list[Path]:
     return [root / "a" / ".claude", root / "b" / ".claude"]
 
 
+def spotter_tree(root: Path) -> list[Path]:
+    """Real Claude Code 2.1.39 transcripts (marot/spotter, MIT; tests/fixtures/README.md):
+    a 2,385-line session with 420 streamed assistant lines, a sub-agent, a compaction
+    agent and 25 ``agent_progress`` copies of the sub-agent's messages."""
+    with tarfile.open(FIXTURES / "claude-real-spotter-ae4a77f8.tar.xz") as archive:
+        archive.extractall(root, filter="data")
+    return [root / ".claude"]
+
+
 def generated_tree(root: Path) -> list[Path]:
     if not GENERATOR.exists():
         pytest.skip(f"the fixture generator is not at {GENERATOR}")
@@ -167,7 +178,8 @@ def generated_tree(root: Path) -> list[Path]:
 
 TREES: dict[str, Callable[[Path], list[Path]]] = {
     "samples": lambda root: [REPO / "samples" / "claude"],
-    "real-kvsankar-2.1.152": lambda root: [REPO / "tests" / "fixtures" / "claude-real"],
+    "real-kvsankar-2.1.152": lambda root: [FIXTURES / "claude-real"],
+    "real-spotter-2.1.39": spotter_tree,
     "duplicates": duplicates_tree,
     "generated-8-sessions": generated_tree,
 }
