@@ -240,21 +240,25 @@ def counted(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(best.values(), key=lambda r: (r["timestamp"], r["thread_id"], r["position"]))
 
 
-def count_once(buckets: list[Bucket], copies: Iterable[Mapping[str, Any]]) -> list[Bucket]:
+def count_once(
+    buckets: list[Bucket], copies: Iterable[Mapping[str, Any]], by_thread: bool = True
+) -> list[Bucket]:
     """The buckets without the copies that do not count.
 
     ``buckets`` add up every row; ``copies`` are the rows (``MESSAGE_COLUMNS`` and
     ``sidechain``) of each message id that has more than one. The copies that lose
     (``counted``) are taken out of their buckets; a bucket left with no message goes.
     Its first and last times may still be a lost copy's (the same thread, quarter-hour
-    and model as a counted message)."""
+    and model as a counted message). Without ``by_thread``, the buckets are every
+    thread's (their ``thread_id`` is ``""``)."""
     copies = list(copies)
     keep = {(r["thread_id"], r["position"]) for r in counted(copies)}
     lost: dict[tuple[str, str, str], list[int]] = {}
     for r in copies:
         if (r["thread_id"], r["position"]) in keep:
             continue
-        sums = lost.setdefault((r["slot"], r["thread_id"], r["model"]), [0] * (N + 1))
+        thread = r["thread_id"] if by_thread else ""
+        sums = lost.setdefault((r["slot"], thread, r["model"]), [0] * (N + 1))
         for i, column in enumerate(MESSAGE_COLUMNS[6:]):
             sums[i] += r[column]
         sums[N] += 1

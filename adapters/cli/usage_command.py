@@ -85,11 +85,12 @@ def usage_report(
     dates = date_range(since, until)
     zone = zone_named(timezone)
     prices = prices_for(location.home)
+    by_thread = kind in ("session", "project")
     try:
         _catch_up(location)
         with closing(open_queries(location)) as queries:
             try:
-                buckets, threads = read_usage(queries.conn, cwds, sources)
+                buckets, threads = read_usage(queries.conn, cwds, sources, by_thread)
             except Exception as exc:
                 if not _missing_table(exc):
                     raise
@@ -100,7 +101,7 @@ def usage_report(
             # Tables of an older usage read model, or none (dropped by hand): made anew.
             _catch_up(location, rebuild=True)
             with closing(open_queries(location)) as queries:
-                buckets, threads = read_usage(queries.conn, cwds, sources)
+                buckets, threads = read_usage(queries.conn, cwds, sources, by_thread)
     except StoreNotFoundError:
         buckets, threads = [], {}
     return build_report(kind, buckets, threads, prices, zone, dates)

@@ -113,14 +113,25 @@ def _thread_filters(
 
 
 def buckets_sql(
-    cwds: Sequence[str], sources: Sequence[str], mark: str, prefix: str = ""
+    cwds: Sequence[str],
+    sources: Sequence[str],
+    mark: str,
+    prefix: str = "",
+    by_thread: bool = True,
 ) -> tuple[str, list[Any]]:
-    """Every bucket of the threads that pass the filters."""
+    """Every bucket of the threads that pass the filters; without ``by_thread``, the
+    threads' buckets of each quarter-hour and model added up (thread id ``''``)."""
     where, params = _thread_filters(cwds, sources, mark)
-    columns = ", ".join(f"b.{c}" for c in BUCKET_COLUMNS)
+    joined = (
+        f" FROM {prefix}usage_buckets b"
+        f" LEFT JOIN {prefix}usage_threads t ON t.thread_id = b.thread_id{where}"
+    )
+    if by_thread:
+        return f"SELECT {', '.join(f'b.{c}' for c in BUCKET_COLUMNS)}{joined}", params
+    sums = ", ".join(f"sum(b.{c})" for c in BUCKET_COLUMNS[3:-2])
     return (
-        f"SELECT {columns} FROM {prefix}usage_buckets b"
-        f" LEFT JOIN {prefix}usage_threads t ON t.thread_id = b.thread_id{where}",
+        f"SELECT '', b.slot, b.model, {sums}, min(b.first), max(b.last){joined}"
+        " GROUP BY b.slot, b.model",
         params,
     )
 
@@ -140,24 +151,30 @@ THREADS_SQL = "SELECT thread_id, agent, cwd, title, parent_thread_id FROM {prefi
 
 
 def read_usage(
-    conn: Any, cwds: Sequence[str] = (), sources: Sequence[str] = ()
+    conn: Any, cwds: Sequence[str] = (), sources: Sequence[str] = (), by_thread: bool = True
 ) -> tuple[list[Bucket], dict[str, ThreadInfo]]:
     """The counted buckets and every thread's details, on a read side's connection
-    (SQLite's, or PostgreSQL's)."""
+    (SQLite's, or PostgreSQL's). Without ``by_thread`` (a report by period or model), the
+    buckets of all threads are added up in the query and no thread's details are read."""
     mark, prefix = "?", ""
     if not isinstance(conn, sqlite3.Connection):
         from threadline.adapters.persistence.postgres_connection import SCHEMA
 
         mark, prefix = "%s", f"{SCHEMA}."
-    sql, params = buckets_sql(cwds, sources, mark, prefix)
+    # With a filter, the buckets stay by thread: the copy that counts may be in a thread
+    # the filter leaves out, and a lost copy is taken out of its own thread's bucket only.
+    by_thread = by_thread or bool(cwds or sources)
+    sql, params = buckets_sql(cwds, sources, mark, prefix, by_thread)
     buckets = [bucket_from_row(r) for r in _rows(conn, sql, params)]
     names = (*MESSAGE_COLUMNS, "sidechain")
     copies = [dict(zip(names, r, strict=True)) for r in _rows(conn, copies_sql(prefix), [])]
-    threads = {
-        r[0]: ThreadInfo(r[1], r[2], r[3], r[4])
-        for r in _rows(conn, THREADS_SQL.format(prefix=prefix), [])
-    }
-    return count_once(buckets, copies), threads
+    threads = {}
+    if by_thread:
+        threads = {
+            r[0]: ThreadInfo(r[1], r[2], r[3], r[4])
+            for r in _rows(conn, THREADS_SQL.format(prefix=prefix), [])
+        }
+    return count_once(buckets, copies, by_thread), threads
 
 
 def _rows(conn: Any, sql: str, params: list[Any]) -> list[Sequence[Any]]:

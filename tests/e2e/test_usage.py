@@ -193,6 +193,8 @@ def test_the_same_conversation_at_two_locations_counts_once(tmp_path: Path, home
     threads = run_cli("threads", "--json", home=home).json()
     assert len(threads) == 2  # two sources, each its own thread
     assert totals(home) == {"input": 70, "output": 7, "cache_creation": 0, "cache_read": 0}
+    assert totals(home, "--cwd", conv.cwd or "") == totals(home)
+    assert usage(home, "project")["totals"]["input_tokens"] == 70
 
 
 def test_a_rewritten_transcript_replaces_its_usage(tmp_path: Path, home: Path) -> None:
