@@ -23,7 +23,8 @@ bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
   weeks and months exactly, in any zone.
 - **Cost**: per model from the price table (``pricing.json``, per million tokens; input,
   output, cache write, cache read, and for some models a dearer rate for the tokens of
-  one request past 200k); a model not in the table is reported as unpriced, never as 0.
+  one request past 200k; one-hour cache writes at their own rate, twice the input price
+  unless the table says); a model not in the table is reported as unpriced, never as 0.
 """
 
 from __future__ import annotations
@@ -381,7 +382,8 @@ REPORT_KINDS: tuple[ReportKind, ...] = ("daily", "weekly", "monthly", "session",
 
 
 class Bucket(NamedTuple):
-    """Counted usage of one thread and model in one UTC quarter-hour (the query's rows)."""
+    """Usage of one thread (or of all: ``thread_id`` ``""``) and model in one UTC
+    quarter-hour: a ``usage_buckets`` row, or their sum."""
 
     slot: str
     thread_id: str
