@@ -343,7 +343,13 @@ def build_server(location: StoreLocation) -> "MCPServer":
         limit: Annotated[int, Field(ge=1, le=50, description="At most this many hits.")] = 10,
         source: Source = None,
         cwd: Cwd = None,
-        since: Since = None,
+        since: Annotated[
+            str | None,
+            Field(
+                description="Only threads active since then: an ISO date or time"
+                " (2026-10-05, 2026-10-05T09:00) or an age (30m, 12h, 7d, 2w)."
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         """Full-text search over every message, reasoning, tool call and tool result in the
         archive, best match first. Each hit gives the thread id, the item's position in its
