@@ -72,6 +72,27 @@ _worker_importer: TranscriptImporter | None = None
 _worker_store: Store | None = None
 
 
+class WorkerProcesses:
+    """The import use case's executor on this machine: the sources of a large import on
+    a worker process per core, a small one on threads here, into the store at ``location``."""
+
+    def __init__(self, location: StoreLocation, jobs: int) -> None:
+        self.location = location
+        self.jobs = jobs
+
+    def import_sources(
+        self, sources: list[SourceFile], on_done: Callable[[SourceReport], None] | None = None
+    ) -> list[SourceReport]:
+        return import_sources(self.location, sources, self.jobs, on_done)
+
+    def catch_up(self) -> None:
+        store = _open(self.location)
+        try:
+            store.catch_up()
+        finally:
+            store.close()
+
+
 def import_sources(
     location: StoreLocation,
     sources: list[SourceFile],
@@ -209,7 +230,7 @@ def _import_here(
     store = _open(location)
     try:
         importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
-        return importer.import_each(sources, on_done)
+        return importer.import_sources(sources, on_done)
     finally:
         store.close()
 

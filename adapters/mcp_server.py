@@ -11,10 +11,9 @@ Not to be confused with ``adapters/sessions/mcp.py``, the MCP *client* that live
 sessions use to call other servers.
 """
 
-import argparse
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from threadline.adapters.home import StoreLocation
@@ -22,7 +21,7 @@ from threadline.adapters.home import StoreLocation
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from threadline.adapters.queries import Queries
+    from threadline.application.views import ReadModels
 
 SERVER_NAME = "threadline"
 INSTRUCTIONS = """\
@@ -41,23 +40,37 @@ class ToolArgumentError(ValueError):
     """A tool argument that cannot be used; the client gets the message as a tool error."""
 
 
-# -- what each tool does (plain functions over a store location) --------------------------
+# -- what each tool does (plain functions over a store location, through the read views) --
+
+
+def _catch_up(location: StoreLocation, rebuild: bool = False) -> Any:
+    """Catches the named read models up (or rebuilds them) in the store at ``location``."""
+    from threadline.adapters import queries
+
+    def run(names: Sequence[str]) -> None:
+        queries.catch_up(location, names, rebuild=rebuild)
+
+    return run
+
+
+def _open(location: StoreLocation) -> Any:
+    from threadline.adapters.queries import open_queries
+
+    return lambda: open_queries(location)
 
 
 @contextmanager
 def _read_models(
-    location: StoreLocation, names: tuple[str, ...] | None = None
-) -> "Iterator[Queries]":
-    from threadline.adapters.cli.commands import read_models_for
-    from threadline.adapters.persistence.sqlite_queries import StoreNotFoundError
+    location: StoreLocation, names: Sequence[str] | None = None
+) -> "Iterator[ReadModels]":
+    """The read models, caught up first if an import left them behind (the eager ones
+    unless ``names`` says)."""
+    from threadline.application import views
     from threadline.application.read_queries import EAGER_PROJECTIONS
 
-    args = argparse.Namespace(home=location.home, database_url=location.database_url)
-    try:
-        with read_models_for(args, names or EAGER_PROJECTIONS) as queries:
-            yield queries
-    except StoreNotFoundError as exc:
-        raise ToolArgumentError("the archive is empty: nothing has been imported yet") from exc
+    opened = views.up_to_date(_open(location), _catch_up(location), names or EAGER_PROJECTIONS)
+    with closing(opened) as read_models:
+        yield read_models
 
 
 def _moment(text: str | None, name: str) -> str | None:
@@ -75,13 +88,17 @@ def _directory(path: str | None) -> tuple[str, ...]:
     return (os.path.abspath(os.path.expanduser(path)),) if path else ()
 
 
-def _one_thread(queries: "Queries", prefix: str) -> str:
-    matches = queries.find_threads(prefix.strip())
-    if not prefix.strip() or not matches:
-        raise ToolArgumentError(f"no thread {prefix!r}; list_threads or search give thread ids")
-    if len(matches) > 1:
-        raise ToolArgumentError(f"{prefix!r} matches more than one thread; give more of the id")
-    return matches[0]
+def _one_thread(read_models: "ReadModels", prefix: str) -> str:
+    from threadline.application import views
+
+    try:
+        if not prefix.strip():
+            raise views.ThreadNotFoundError(f"no thread {prefix!r}")
+        return views.resolve_thread(read_models, prefix.strip())
+    except views.ThreadNotFoundError as exc:
+        raise ToolArgumentError(f"{exc}; list_threads or search give thread ids") from exc
+    except views.AmbiguousThreadError as exc:
+        raise ToolArgumentError(str(exc)) from exc
 
 
 def _thread_summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -106,12 +123,8 @@ def search(
     cwd: str | None = None,
     since: str | None = None,
 ) -> dict[str, Any]:
-    from threadline.adapters.persistence.sqlite_queries import MARK_END, MARK_START
-    from threadline.application.read_queries import (
-        EAGER_PROJECTIONS,
-        BadQueryError,
-        SearchQuery,
-    )
+    from threadline.application import views
+    from threadline.application.read_queries import EAGER_PROJECTIONS, BadQueryError, SearchQuery
 
     after = _moment(since, "since")
     try:
@@ -124,14 +137,15 @@ def search(
         )
     except BadQueryError as exc:
         raise ToolArgumentError(str(exc)) from exc
-    with _read_models(location, (*EAGER_PROJECTIONS, "search")) as queries:
-        rows = queries.search(wanted)
-        threads = {r["thread_id"]: queries.thread(r["thread_id"]) for r in rows}
+    with _read_models(location, (*EAGER_PROJECTIONS, "search")) as read_models:
+        rows = views.search(read_models, wanted)
+        threads = {r["thread_id"]: read_models.thread(r["thread_id"]) for r in rows}
     hits = []
     for row in rows:
         thread = threads.get(row["thread_id"]) or {}
         if after and (thread.get("updated_at") or "") < after:
             continue
+        snippet = row["snippet"].replace(views.MARK_START, "**").replace(views.MARK_END, "**")
         hits.append(
             {
                 "thread_id": row["thread_id"],
@@ -140,7 +154,7 @@ def search(
                 "title": thread.get("title"),
                 "cwd": thread.get("cwd"),
                 "updated": thread.get("updated_at"),
-                "snippet": row["snippet"].replace(MARK_START, "**").replace(MARK_END, "**"),
+                "snippet": snippet,
             }
         )
     return {"results": hits[:limit], "hint": "read_thread(thread_id, start=position - 2)"}
@@ -158,21 +172,17 @@ def list_threads(
     limit: int = 20,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    from threadline.application.read_queries import (
-        BadQueryError,
-        Cursor,
-        ThreadQuery,
-        row_cursor,
-    )
+    from threadline.application import views
+    from threadline.application.read_queries import BadQueryError, Cursor, ThreadQuery
 
-    with _read_models(location) as queries:
+    with _read_models(location) as read_models:
         try:
             query = ThreadQuery(
                 cwds=_directory(cwd),
                 sources=(source,) if source else (),
                 since=_moment(since, "since"),
                 until=_moment(until, "until"),
-                parent=_one_thread(queries, parent) if parent else None,
+                parent=_one_thread(read_models, parent) if parent else None,
                 top_level=top_level,
                 sort=sort,
                 limit=limit,
@@ -180,12 +190,10 @@ def list_threads(
             )
         except BadQueryError as exc:
             raise ToolArgumentError(str(exc)) from exc
-        rows = queries.threads(query)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        page = views.list_threads(read_models, query)
     return {
-        "threads": [_thread_summary(r) for r in rows],
-        "next_cursor": row_cursor(query, rows[-1]) if more and rows else None,
+        "threads": [_thread_summary(r) for r in page["threads"]],
+        "next_cursor": page["next_cursor"],
     }
 
 
@@ -196,27 +204,21 @@ def read_thread(
     limit: int = 10,
     max_chars: int = TEXT_LIMIT,
 ) -> dict[str, Any]:
-    import orjson
+    from threadline.application import views
 
-    from threadline.adapters.persistence.sqlite_queries import QueryBlobs
-    from threadline.application.history import SourceLines, thread_items
-
-    with _read_models(location) as queries:
-        found = _one_thread(queries, thread_id)
-        thread = queries.thread(found)
-        assert thread is not None
-        if start >= thread["item_count"] > 0:
-            raise ToolArgumentError(
-                f"start {start} is past the end: the thread has {thread['item_count']} items"
-                f" (positions 0 to {thread['item_count'] - 1})"
-            )
-        lines = SourceLines(QueryBlobs(queries))
-        items = thread_items(queries, orjson.loads, lines, found, start, limit)
-    last = items[-1]["position"] if items else start - 1
+    with _read_models(location) as read_models:
+        found = _one_thread(read_models, thread_id)
+        shown = views.show_thread(read_models, found, start, limit)
+    thread = shown["thread"]
+    if start >= thread["item_count"] > 0:
+        raise ToolArgumentError(
+            f"start {start} is past the end: the thread has {thread['item_count']} items"
+            f" (positions 0 to {thread['item_count'] - 1})"
+        )
     return {
         "thread": _thread_summary(thread),
-        "items": [compact_item(item, max_chars) for item in items],
-        "next_start": last + 1 if last + 1 < thread["item_count"] else None,
+        "items": [compact_item(item, max_chars) for item in shown["items"]],
+        "next_start": shown["next_position"],
         "max_chars": max_chars,
     }
 
@@ -276,12 +278,15 @@ def usage(
     timezone: str | None = None,
     limit: int = 14,
 ) -> dict[str, Any]:
-    from threadline.adapters.cli.usage_command import usage_report
-    from threadline.application.usage import BadPriceTableError, BadUsageQueryError
+    from threadline.application import views
+    from threadline.application.usage import BadPriceTableError, BadUsageQueryError, prices_for
 
     try:
-        result = usage_report(
-            location,
+        data = views.usage(
+            _open(location),
+            _catch_up(location),
+            _catch_up(location, rebuild=True),
+            prices_for(location.home),
             report,
             since=since,
             until=until,
@@ -291,7 +296,6 @@ def usage(
         )
     except (BadUsageQueryError, BadPriceTableError) as exc:
         raise ToolArgumentError(str(exc)) from exc
-    data = result.as_dict()
     rows = data["rows"]
     # Periods: the newest `limit`; threads: the most recently used; models, projects: the dearest.
     data["rows"] = (

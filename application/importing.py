@@ -1,18 +1,18 @@
-"""Importing transcripts in one process: the pipeline around ``Threadline.record_import``.
+"""Importing one source, and the store-fault policy around it.
 
-detect sources -> cheap skip (same size and mtime as the ledger) -> read,
-parse and hash in one pass -> save the thread and its ledger entry atomically
--> read models catch up. A bounded number of sources is in flight at once, on
-threads (hashing and SQLite release the GIL). The CLI skips unchanged sources
-before loading any of this and spreads large imports over one process per core
-(``adapters/import_workers.py``), each running ``import_source``.
+Per source: check the ledger entry -> read, parse and hash in one pass -> save the
+thread and its ledger entry atomically (``Threadline.record_import``), retried on
+conflicts and transient faults. A bounded number of sources is in flight at once,
+on threads (hashing and SQLite release the GIL). The pipeline around it (discover,
+cheap skip, catch-up, report) is the use case in ``import_transcripts``; large
+imports run a ``TranscriptImporter`` in each of a process per core
+(``adapters/import_workers.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -31,7 +31,7 @@ from tenacity import (
 )
 
 from threadline.application.ports import BlobStore, Problem, SourceFile, TranscriptReader
-from threadline.application.reports import ImportReport, SourceReport
+from threadline.application.reports import SourceReport
 from threadline.application.threadline import Threadline
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,9 @@ def with_store_retries(what: str, call: Callable[[], T]) -> T:
 
 
 class TranscriptImporter:
+    """Imports whole sources into one open store, a bounded number at a time on threads:
+    an ``ImportExecutor`` for ``import_transcripts``, and each worker process's importer."""
+
     def __init__(
         self,
         app: Threadline,
@@ -148,40 +151,11 @@ class TranscriptImporter:
         self.reader = reader
         self.blobs = blobs
         self.concurrency = max(1, concurrency)
-        self.catch_up = catch_up
+        self._catch_up = catch_up
         self.store_error: str | None = None
         """Set once the store failed for good; the sources after it are not tried."""
 
-    def run(
-        self,
-        paths: Iterable[str],
-        *,
-        on_found: Callable[[list[SourceFile]], None] | None = None,
-        on_done: Callable[[SourceReport], None] | None = None,
-    ) -> ImportReport:
-        """Find the sources under ``paths`` and import each."""
-        started = time.perf_counter()
-        sources, problems = self.reader.discover(paths)
-        report = self.import_sources(sources, ImportReport(problems=problems), on_found, on_done)
-        report.seconds = time.perf_counter() - started
-        return report
-
     def import_sources(
-        self,
-        sources: list[SourceFile],
-        report: ImportReport,
-        on_found: Callable[[list[SourceFile]], None] | None = None,
-        on_done: Callable[[SourceReport], None] | None = None,
-    ) -> ImportReport:
-        """Import each source, a bounded number at a time; then catch the read models up."""
-        if on_found:
-            on_found(sources)
-        report.sources.extend(self.import_each(sources, on_done))
-        if self.catch_up and any(s.outcome not in ("skipped", "failed") for s in report.sources):
-            with_store_retries("catching up the read models", self.catch_up)
-        return report
-
-    def import_each(
         self, sources: list[SourceFile], on_done: Callable[[SourceReport], None] | None = None
     ) -> list[SourceReport]:
         """Import each source on a pool of threads; a report for each, in order."""
@@ -196,6 +170,10 @@ class TranscriptImporter:
                 if on_done:
                     on_done(result)
         return reports
+
+    def catch_up(self) -> None:
+        if self._catch_up is not None:
+            self._catch_up()
 
     def import_source(self, source: SourceFile) -> SourceReport:
         """One source, retried on store conflicts and transient faults; never raises for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 from uuid import UUID
 
 from threadline.application.sources import Problem, SourceFile
@@ -45,13 +45,18 @@ class ThreadContent:
     spawned_by_call_id: str | None = None
 
 
+ReadMode = Literal["full", "append", "replace"]
+""""full": a first read, from the start; "append": read after the resume point;
+"replace": read from the start again because the source no longer continues the
+version imported before (rewritten), so its history is replaced."""
+
+
 @dataclass
 class ReadTranscript:
     """What one pass over a source produced."""
 
     version: SourceVersion
-    mode: str
-    """"full" (read from the start) or "append" (read after the resume point)."""
+    mode: ReadMode
     pages: list[SourcePage]
     main: ThreadContent | None
     """None when nothing in the file is a transcript record."""

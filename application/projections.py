@@ -1,4 +1,4 @@
-"""Read models kept from the event store: thread list, history, import ledger.
+"""Read models kept from the event store: thread list, history, import ledger, usage, search.
 
 Each projection turns stored events into row changes. A catch-up reads the
 notification log a page at a time and hands the page's changes, with each
@@ -25,12 +25,26 @@ from eventsourcing.utils import get_topic
 
 from threadline.application.history import SourceLines, item_text, searchable_text
 from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
+from threadline.application.row_changes import (
+    AddToItemCount,
+    ClearHistory,
+    ClearSearch,
+    InsertHistory,
+    InsertSearch,
+    InsertSpawn,
+    InsertThread,
+    LinkSpawnedThread,
+    LinkSpawningCall,
+    RecordImport,
+    RegisterSource,
+    ResetItemCount,
+    RowChange,
+    TouchSource,
+    UpdateSummary,
+)
 from threadline.application.usage import UsageProjection
 from threadline.domain.ledger import Import
 from threadline.domain.session import Session
-
-Op = tuple[str, Any]
-"""A row change: an operation name the read-model store knows, and its argument."""
 
 PAGE_SIZE = 500
 
@@ -58,65 +72,26 @@ class Projection(Protocol):
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
-    ) -> list[Op]:
+    ) -> list[RowChange]:
         """The row changes for one event; ``lines`` reads texts left in source lines."""
         ...
 
 
-# The columns of the rows the thread list and ledger write (each store names them so).
-SUMMARY_COLUMNS = (
-    "title",
-    "preview",
-    "first_user_message",
-    "cwd",
-    "git_branch",
-    "git_sha",
-    "git_origin",
-    "models",
-    "created_at",
-    "updated_at",
-)
-THREAD_COLUMNS = (
-    "thread_id",
-    *SUMMARY_COLUMNS,
-    "source_agent",
-    "source_path",
-    "source_session_id",
-    "agent_id",
-    "parent_thread_id",
-    "spawned_by_call_id",
-)
-LEDGER_COLUMNS = (
-    "thread_id",
-    "size",
-    "mtime_ns",
-    "sha256",
-    "consumed_bytes",
-    "consumed_lines",
-    "items",
-    "outcome",
-    "problems",
-    "recorded_at",
-    "version",
-    "source_path",
-)
-
-
-def _summary_row(thread_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _summary(thread_id: str, summary: dict[str, Any]) -> UpdateSummary:
     git = summary.get("git") or {}
-    return {
-        "thread_id": thread_id,
-        "title": summary["title"],
-        "preview": summary["preview"],
-        "first_user_message": summary["first_user_message"],
-        "cwd": summary["cwd"],
-        "git_branch": git.get("branch"),
-        "git_sha": git.get("sha"),
-        "git_origin": git.get("origin"),
-        "models": orjson.dumps(summary["models"]).decode(),
-        "created_at": utc(summary["created_at"]),
-        "updated_at": utc(summary["updated_at"]),
-    }
+    return UpdateSummary(
+        summary["title"],
+        summary["preview"],
+        summary["first_user_message"],
+        summary["cwd"],
+        git.get("branch"),
+        git.get("sha"),
+        git.get("origin"),
+        orjson.dumps(summary["models"]).decode(),
+        utc(summary["created_at"]),
+        utc(summary["updated_at"]),
+        thread_id,
+    )
 
 
 def utc(timestamp: str | None) -> str | None:
@@ -136,30 +111,33 @@ class ThreadList:
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
-    ) -> list[Op]:
+    ) -> list[RowChange]:
         thread_id = event["originator_id"]
         if topic in T_ITEMS:
-            ops: list[Op] = [("thread_count_add", (len(event["items"]), thread_id))]
+            ops: list[RowChange] = [AddToItemCount(len(event["items"]), thread_id)]
             for item in event["items"]:
                 if item["type"] == "tool_result" and item.get("agent_id"):
-                    spawn = (thread_id, item["agent_id"], item["call_id"])
-                    ops.append(("spawn_insert", spawn))
-                    ops.append(("thread_spawned_by", (spawn[2], spawn[0], spawn[1])))
+                    agent_id, call_id = item["agent_id"], item["call_id"]
+                    ops.append(InsertSpawn(thread_id, agent_id, call_id))
+                    ops.append(LinkSpawnedThread(call_id, thread_id, agent_id))
             return ops
         if topic in T_IMPORTED:
             source = event["source"]
-            row = _summary_row(thread_id, event["summary"]) | {
-                "source_agent": source["agent"],
-                "source_path": source["path"],
-                "source_session_id": source.get("session_id"),
-                "agent_id": source.get("agent_id"),
-                "parent_thread_id": event.get("parent_thread_id"),
-                "spawned_by_call_id": event.get("spawned_by_call_id"),
-            }
-            return [("thread_insert", row), ("thread_find_spawning_call", thread_id)]
-        ops = [("thread_summary", _summary_row(thread_id, event["summary"]))]
+            summary = _summary(thread_id, event["summary"])
+            row = InsertThread(
+                thread_id,
+                *summary[:-1],
+                source_agent=source["agent"],
+                source_path=source["path"],
+                source_session_id=source.get("session_id"),
+                agent_id=source.get("agent_id"),
+                parent_thread_id=event.get("parent_thread_id"),
+                spawned_by_call_id=event.get("spawned_by_call_id"),
+            )
+            return [row, LinkSpawningCall(thread_id)]
+        ops = [_summary(thread_id, event["summary"])]
         if topic in T_REPLACED:
-            ops.append(("thread_count_reset", thread_id))
+            ops.append(ResetItemCount(thread_id))
         return ops
 
 
@@ -175,19 +153,16 @@ class History:
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
-    ) -> list[Op]:
+    ) -> list[RowChange]:
         thread_id = event["originator_id"]
         if topic in T_REPLACED:
-            return [("history_clear", thread_id)]
+            return [ClearHistory(thread_id)]
         first = event["first_position"]
         return [
-            (
-                "history_insert",
-                [
-                    (thread_id, first + i, item["type"], item.get("timestamp"), notification_id, i)
-                    for i, item in enumerate(event["items"])
-                ],
+            InsertHistory(
+                thread_id, first + i, item["type"], item.get("timestamp"), notification_id, i
             )
+            for i, item in enumerate(event["items"])
         ]
 
 
@@ -197,40 +172,28 @@ class Ledger:
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
-    ) -> list[Op]:
+    ) -> list[RowChange]:
         import_id = event["originator_id"]
         if topic in T_TOUCHED:
-            return [("ledger_touch", (event["mtime_ns"], import_id))]
+            return [TouchSource(event["mtime_ns"], import_id)]
         if topic in T_REGISTERED:
-            return [
-                (
-                    "ledger_insert",
-                    {
-                        "import_id": import_id,
-                        "source_agent": event["agent"],
-                        "source_path": event["path"],
-                    },
-                )
-            ]
+            return [RegisterSource(import_id, event["agent"], event["path"])]
         v = event["version"]
         return [
-            (
-                "ledger_record",
-                {
-                    "import_id": import_id,
-                    "source_path": event["path"],
-                    "thread_id": event["thread_id"],
-                    "size": v["size"],
-                    "mtime_ns": v["mtime_ns"],
-                    "sha256": v["sha256"],
-                    "consumed_bytes": v["consumed_bytes"],
-                    "consumed_lines": v["consumed_lines"],
-                    "items": event["items_consumed"],
-                    "outcome": event["outcome"],
-                    "problems": event["problems"],
-                    "recorded_at": event["timestamp"],
-                    "version": event["originator_version"],
-                },
+            RecordImport(
+                thread_id=event["thread_id"],
+                size=v["size"],
+                mtime_ns=v["mtime_ns"],
+                sha256=v["sha256"],
+                consumed_bytes=v["consumed_bytes"],
+                consumed_lines=v["consumed_lines"],
+                items=event["items_consumed"],
+                outcome=event["outcome"],
+                problems=event["problems"],
+                recorded_at=event["timestamp"],
+                version=event["originator_version"],
+                source_path=event["path"],
+                import_id=import_id,
             )
         ]
 
@@ -248,18 +211,20 @@ class Search:
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
-    ) -> list[Op]:
+    ) -> list[RowChange]:
         thread_id = event["originator_id"]
         if topic in T_REPLACED:
-            return [("search_clear", thread_id)]
+            return [ClearSearch(thread_id)]
         first = event["first_position"]
-        rows = []
+        rows: list[RowChange] = []
         for i, item in enumerate(event["items"]):
             pieces = searchable_text(item)
             text = item_text(pieces, lines) if pieces else ""
             if text.strip():
-                rows.append((thread_id, first + i, item["type"], orjson.dumps(pieces), text))
-        return [("search_insert", rows)] if rows else []
+                rows.append(
+                    InsertSearch(thread_id, first + i, item["type"], orjson.dumps(pieces), text)
+                )
+        return rows
 
 
 PROJECTIONS: dict[str, Projection] = {
@@ -271,7 +236,7 @@ assert tuple(PROJECTIONS) == ALL_PROJECTIONS
 class ReadModelStore(Protocol):
     def positions(self) -> dict[str, int]: ...
 
-    def apply(self, ops: list[Op], positions: dict[str, int]) -> None:
+    def apply(self, ops: list[RowChange], positions: dict[str, int]) -> None:
         """Apply the row changes and move each projection to its position, atomically."""
 
     def reset(self, names: Sequence[str]) -> None: ...
@@ -343,14 +308,14 @@ class CatchUp:
 
     def _page(
         self, selected: dict[str, Projection], positions: dict[str, int], start: int, end: int
-    ) -> tuple[int, int, list[Op]]:
+    ) -> tuple[int, int, list[RowChange]]:
         """The notifications after ``start``, a page of them: the last id, how many, and
         their row changes for each projection that has not seen them yet."""
         topics = sorted(set().union(*(p.topics for p in selected.values())))
         page = self.log.select_notifications(
             start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
         )
-        ops: list[Op] = []
+        ops: list[RowChange] = []
         with self.store.source_lines() as lines:
             for n in page:
                 event: dict[str, Any] | None = None

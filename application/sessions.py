@@ -168,7 +168,7 @@ class Sessions:
         session.record_items(initial_context(config.settings, shell, session.item_count))
         if store is not None:
             try:
-                await asyncio.to_thread(store.app.save, session)
+                await asyncio.to_thread(store.app.record_session, session)
             except Exception as exc:
                 await asyncio.to_thread(store.close)
                 if resume:
@@ -221,7 +221,7 @@ class Sessions:
         except Exception as exc:
             raise ResumeFailedError(f"failed to resume thread {thread_id}: {exc}") from exc
         try:
-            session, items = await asyncio.to_thread(load_thread, store.app, thread_id)
+            session, items = await asyncio.to_thread(store.app.load_session, thread_id)
             session.resume(settings=config.settings)
         except Exception as exc:
             await asyncio.to_thread(store.close)
@@ -244,25 +244,6 @@ class Sessions:
 
 
 _MESSAGES = ("user", "assistant")
-
-
-class ThreadNotFoundError(LookupError):
-    pass
-
-
-def load_thread(app: Threadline, thread_id: UUID) -> tuple[Session, list[Item]]:
-    """A stored Session and its items, from one read of its events."""
-    session: Session | None = None
-    items: list[Item] = []
-    for domain_event in app.events.get(thread_id):
-        session = domain_event.mutate(session)  # type: ignore[attr-defined]
-        if isinstance(domain_event, Session.ItemsRecorded):  # type: ignore[attr-defined]
-            items.extend(domain_event.items)
-        elif isinstance(domain_event, Session.HistoryReplaced):  # type: ignore[attr-defined]
-            items.clear()
-    if session is None:
-        raise ThreadNotFoundError("no such thread in the store")
-    return session, items
 
 
 def initial_context(settings: SessionSettings, shell: Shell, position: int) -> list[Item]:
@@ -387,7 +368,7 @@ class LiveSession:
                 self._session.collect_events()
                 return
             try:
-                await asyncio.to_thread(self._store.app.save, self._session)
+                await asyncio.to_thread(self._store.app.record_session, self._session)
             except Exception as exc:
                 self._session.collect_events()
                 self._announce({"type": "Error", "message": f"failed to record items: {exc}"})

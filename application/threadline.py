@@ -1,4 +1,5 @@
-"""The Threadline application: use cases that write threads and the import ledger."""
+"""The Threadline application: use cases that write threads and the import ledger, and
+load and save the threads live sessions continue."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile, ThreadContent
+from threadline.application.ports import (
+    ReadMode,
+    ReadTranscript,
+    ResumePoint,
+    SourceFile,
+    ThreadContent,
+)
+from threadline.application.views import ThreadNotFoundError
 from threadline.domain.identity import imported_thread_id, sidechain_thread_id
+from threadline.domain.items import Item
 from threadline.domain.ledger import Import, Outcome
 from threadline.domain.session import Session
 
@@ -49,6 +58,28 @@ class Threadline(Application[UUID]):
     @staticmethod
     def thread_id_for(source: SourceFile) -> UUID:
         return imported_thread_id(source.agent, source.path)
+
+    # -- live sessions -------------------------------------------------------
+
+    def load_session(self, thread_id: UUID) -> tuple[Session, list[Item]]:
+        """A stored thread and its items, from one read of its events, to continue live.
+
+        Raises ``ThreadNotFoundError``."""
+        session: Session | None = None
+        items: list[Item] = []
+        for domain_event in self.events.get(thread_id):
+            session = domain_event.mutate(session)  # type: ignore[attr-defined]
+            if isinstance(domain_event, Session.ItemsRecorded):  # type: ignore[attr-defined]
+                items.extend(domain_event.items)
+            elif isinstance(domain_event, Session.HistoryReplaced):  # type: ignore[attr-defined]
+                items.clear()
+        if session is None:
+            raise ThreadNotFoundError("no such thread in the store")
+        return session, items
+
+    def record_session(self, session: Session) -> None:
+        """Save what a live session recorded since it was last saved, in one unit."""
+        self.save(session)
 
     # -- importing -----------------------------------------------------------
 
@@ -98,7 +129,7 @@ class Threadline(Application[UUID]):
         return outcome
 
     def _record_thread(
-        self, thread_id: UUID, content: ThreadContent, mode: str, existing: UUID | None
+        self, thread_id: UUID, content: ThreadContent, mode: ReadMode, existing: UUID | None
     ) -> tuple[Outcome, Session]:
         outcome: Outcome
         if existing is None:

@@ -1,7 +1,8 @@
 """Token usage and its estimated cost: which items carry it, what counts once, how it adds up.
 
-Pure (standard library only): plain event dicts in, row changes out (the usage projection);
-bucket rows in, a report out (``build_report``). ADR 0014 has the reasons.
+Pure (standard library only): plain event dicts in, typed row changes out (the usage
+projection); bucket rows in, a report out (``build_report``; ``views.usage`` reads the
+rows). ADR 0014 has the reasons.
 
 - **What carries usage**: an ``assistant`` item with a ``usage`` object (the importer merged
   a response's streamed fragments, which share one ``message.id``, into one item carrying
@@ -35,6 +36,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal, NamedTuple
 
+from threadline.application.row_changes import (
+    AddToUsageBucket,
+    ClearUsage,
+    ClearUsageBuckets,
+    CountMessageId,
+    InsertUsage,
+    InsertUsageThread,
+    RowChange,
+    UncountMessageIds,
+    UpdateUsageThread,
+)
+
 NAME = "usage"
 """The projection's name (its tracking row, ``rebuild usage``)."""
 
@@ -57,32 +70,15 @@ _PRICE_KEYS = {
     "cache_read": "cache_read",
 }
 
-MESSAGE_COLUMNS = (
-    "thread_id",
-    "position",
-    "message_id",
-    "timestamp",
-    "slot",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_read_tokens",
-    "reasoning_tokens",
-    "input_above",
-    "output_above",
-    "cache_creation_above",
-    "cache_read_above",
-    "cache_creation_1h_tokens",
-)
+MESSAGE_COLUMNS = InsertUsage._fields
 """One row per item that carries usage (``usage_messages``): where and when, then the
 ``N`` numbers: tokens by kind (``TOKEN_KINDS``), the tokens past 200k by priced kind
 (``PRICED_KINDS``), and the cache-creation tokens written to a one-hour cache."""
 N = len(MESSAGE_COLUMNS) - 6
-BUCKET_COLUMNS = ("thread_id", "slot", "model", *MESSAGE_COLUMNS[6:], "messages", "first", "last")
+BUCKET_COLUMNS = AddToUsageBucket._fields
 """Every row of a thread, UTC quarter-hour and model added up (``usage_buckets``): what a
 report reads, corrected for the message ids that have more than one row (``count_once``)."""
-THREAD_COLUMNS = ("thread_id", "agent", "cwd", "title", "parent_thread_id", "sidechain")
+THREAD_COLUMNS = InsertUsageThread._fields
 """One row per thread (``usage_threads``): what a report groups and filters by."""
 
 UNKNOWN_MODEL = "<unknown>"
@@ -108,14 +104,6 @@ T_ITEMS = _topics("ItemsRecorded")
 T_APPENDED = _topics("TranscriptAppended")
 T_REPLACED = _topics("HistoryReplaced")
 
-UsageOp = tuple[str, tuple[Any, ...]]
-"""A row change: ``usage_message`` (a ``MESSAGE_COLUMNS`` row), ``usage_bucket`` (a
-``BUCKET_COLUMNS`` increment), ``usage_id`` (a message id: one more row has it),
-``usage_thread`` (a ``THREAD_COLUMNS`` row), ``usage_thread_update`` (cwd, title, thread
-id), ``usage_uncount_ids`` (thread id twice: its rows no longer count for their message
-ids), ``usage_clear`` and ``usage_clear_buckets`` (thread id). Each store runs
-consecutive changes of one kind as a batch."""
-
 
 class UsageProjection:
     """Rows for the usage read model: each usage-carrying item, and each thread's details."""
@@ -125,7 +113,7 @@ class UsageProjection:
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: object
-    ) -> list[UsageOp]:
+    ) -> list[RowChange]:
         thread_id = event["originator_id"]
         if topic in T_ITEMS:
             first = event["first_position"]
@@ -135,32 +123,39 @@ class UsageProjection:
                 if item["type"] == "assistant"
                 and (row := message_row(thread_id, first + i, item)) is not None
             ]
-            ops: list[UsageOp] = [("usage_message", row) for row in rows]
-            ops.extend(("usage_bucket", row) for row in bucket_rows(rows))
-            ops.extend(("usage_id", (row[2],)) for row in rows if row[2])
+            ops: list[RowChange] = [*rows, *bucket_rows(rows)]
+            ops.extend(CountMessageId(row.message_id) for row in rows if row.message_id)
             return ops
         if topic in T_IMPORTED:
             source = event["source"]
             parent = event.get("parent_thread_id")
             summary = event["summary"]
             sidechain = parent is not None or source.get("agent_id") is not None
-            row = (thread_id, source["agent"], summary.get("cwd"), summary.get("title") or "")
-            return [("usage_thread", (*row, parent, int(sidechain)))]
+            return [
+                InsertUsageThread(
+                    thread_id,
+                    source["agent"],
+                    summary.get("cwd"),
+                    summary.get("title") or "",
+                    parent,
+                    int(sidechain),
+                )
+            ]
         if topic in T_CONFIGURED:
             cwd = event["settings"]["cwd"]
-            return [("usage_thread", (thread_id, "threadline", cwd, "", None, 0))]
+            return [InsertUsageThread(thread_id, "threadline", cwd, "", None, 0)]
         summary = event["summary"]
-        ops = [("usage_thread_update", (summary.get("cwd"), summary.get("title") or "", thread_id))]
+        ops = [UpdateUsageThread(summary.get("cwd"), summary.get("title") or "", thread_id)]
         if topic in T_REPLACED:
             ops += [
-                ("usage_uncount_ids", (thread_id, thread_id)),
-                ("usage_clear", (thread_id,)),
-                ("usage_clear_buckets", (thread_id,)),
+                UncountMessageIds(thread_id),
+                ClearUsage(thread_id),
+                ClearUsageBuckets(thread_id),
             ]
         return ops
 
 
-def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple[Any, ...] | None:
+def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> InsertUsage | None:
     """The usage row of an item, or None when it carries no usage."""
     if item.get("type") != "assistant":
         return None
@@ -182,22 +177,24 @@ def message_row(thread_id: str, position: int, item: Mapping[str, Any]) -> tuple
     above = [max(0, n - TIER_TOKENS) for n in tokens[:4]]
     split = usage.get("cache_creation")
     hour = _count(split.get("ephemeral_1h_input_tokens")) if isinstance(split, dict) else 0
-    return (
-        thread_id,
-        position,
-        item.get("message_id"),
-        when,
-        slot,
-        item.get("model") or UNKNOWN_MODEL,
-        *tokens,
-        *above,
-        min(hour, tokens[2]),
+    return InsertUsage._make(
+        (
+            thread_id,
+            position,
+            item.get("message_id"),
+            when,
+            slot,
+            item.get("model") or UNKNOWN_MODEL,
+            *tokens,
+            *above,
+            min(hour, tokens[2]),
+        )
     )
 
 
-def bucket_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def bucket_rows(rows: Iterable[InsertUsage]) -> list[AddToUsageBucket]:
     """``message_row`` rows added up by thread, UTC quarter-hour and model: the increments
-    of ``usage_buckets`` (``BUCKET_COLUMNS``)."""
+    of ``usage_buckets``."""
     sums: dict[tuple[str, str, str], list[Any]] = {}
     for row in rows:
         key = (row[0], row[4], row[5])
@@ -211,7 +208,7 @@ def bucket_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             found[N] += 1
             found[N + 1] = min(found[N + 1], row[3])
             found[N + 2] = max(found[N + 2], row[3])
-    return [(*key, *values) for key, values in sums.items()]
+    return [AddToUsageBucket(*key, *values) for key, values in sums.items()]
 
 
 def _count(value: Any) -> int:
@@ -455,7 +452,7 @@ class ReportRow:
         self.models: dict[str, Totals] = {}
 
     def as_dict(self, kind: ReportKind) -> dict[str, Any]:
-        out: dict[str, Any] = {_KEY_NAMES[kind]: self.key}
+        out: dict[str, Any] = {KEY_NAMES[kind]: self.key}
         if self.thread is not None:
             out |= {"title": self.thread.title, "cwd": self.thread.cwd, "source": self.thread.agent}
         if kind in ("session", "project", "model"):
@@ -469,7 +466,7 @@ class ReportRow:
         return out
 
 
-_KEY_NAMES: dict[str, str] = {
+KEY_NAMES: dict[str, str] = {
     "daily": "date",
     "weekly": "week",
     "monthly": "month",
@@ -477,6 +474,7 @@ _KEY_NAMES: dict[str, str] = {
     "model": "model",
     "project": "cwd",
 }
+"""What each report's rows name their key."""
 
 
 class DateRange(NamedTuple):
@@ -644,7 +642,7 @@ def _zone_name(zone: tzinfo | None) -> str:
 
 
 def bucket_from_row(row: Sequence[Any]) -> Bucket:
-    """A ``BUCKET_COLUMNS`` row as a bucket."""
+    """A ``usage_buckets`` row (``AddToUsageBucket``'s columns) as a bucket."""
     thread_id, slot, model, *numbers = row[: 3 + N]
     tokens = dict(zip(TOKEN_KINDS, (int(n) for n in numbers[:5]), strict=True))
     above = dict(zip(PRICED_KINDS, (int(n) for n in numbers[5:9]), strict=True))
@@ -694,3 +692,15 @@ def zone_named(name: str | None) -> tzinfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise BadUsageQueryError(f"no time zone named {name!r}") from exc
+
+
+def prices_for(home: str) -> PriceTable:
+    """The shipped price table, with ``HOME/pricing.json``'s models added or replaced."""
+    override_path = os.path.join(home, PRICES_FILE)
+    override = None
+    if os.path.exists(override_path):
+        with open(override_path, encoding="utf-8") as f:
+            override = f.read()
+    with open(SHIPPED_PRICES, encoding="utf-8") as f:
+        shipped = f.read()
+    return load_prices(shipped, override, override_path)

@@ -14,6 +14,7 @@ import time
 import threadline.adapters.claude_code.mapping as m
 from threadline.adapters.claude_code.reader import ClaudeCodeReader
 from threadline.adapters.store import open_store
+from threadline.application.import_transcripts import import_transcripts
 from threadline.application.importing import TranscriptImporter
 
 mode = sys.argv[3]
@@ -35,7 +36,7 @@ else:
 r = ClaudeCodeReader()
 imp = TranscriptImporter(store.app, r, blobs, catch_up=store.catch_up)
 t = time.perf_counter()
-rep = imp.run([sys.argv[2]])
+rep = import_transcripts([sys.argv[2]], r.discover, lambda: imp)
 print(
     mode, sys.argv[2], "import+catch-up s", round(time.perf_counter() - t, 2), rep.count("imported")
 )

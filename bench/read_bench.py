@@ -10,7 +10,7 @@
 2. ``threadline threads`` with 1,000 threads in the store (``gen_claude_fixture.py
    H 1000 20 7``): a fresh process each time (table to a pipe, and ``--json``).
 3. Search latency on the many-lines store once its index is built: the query alone
-   (``ReadModelQueries.search``, a warm read-only connection) for a few words from
+   (``SQLiteReadModelQueries.search``, a warm read-only connection) for a few words from
    rare to very common, and the whole ``threadline search --json`` process.
 
 Figures are medians over ``--runs`` (default 3). One JSON line is appended to
@@ -113,10 +113,10 @@ def bench(root: Path, runs: int) -> dict[str, Any]:
         )
 
     sys.path.insert(0, str(REPO))
-    from threadline.adapters.persistence.sqlite_queries import ReadModelQueries
+    from threadline.adapters.persistence.sqlite_queries import SQLiteReadModelQueries
     from threadline.application.read_queries import SearchQuery
 
-    queries = ReadModelQueries(str(many_home))
+    queries = SQLiteReadModelQueries(str(many_home))
     per_query: dict[str, float] = {}
     for text in QUERIES:
         times = []

@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections import defaultdict
 from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,12 +28,12 @@ sys.path.insert(0, str(REPO))
 
 from threadline.adapters.persistence.sqlite_read_models import (  # noqa: E402
     CONFIGURE,
-    TABLES,
+    DDL,
     SQLiteReadModels,
-    _execute,
 )
 from threadline.adapters.store import open_store  # noqa: E402
-from threadline.application.projections import PROJECTIONS, Op  # noqa: E402
+from threadline.application.projections import PROJECTIONS  # noqa: E402
+from threadline.application.row_changes import InsertSearch, RowChange  # noqa: E402
 
 
 def main(home: str) -> None:
@@ -48,7 +47,7 @@ def main(home: str) -> None:
     reset = cpu() - started
 
     started = cpu()
-    pages: list[tuple[int, list[Op]]] = []
+    pages: list[tuple[int, list[RowChange]]] = []
     positions = dict.fromkeys(names, 0)
     start, end = 0, catch_up.log.max_notification_id() or 0
     while start < end:
@@ -59,17 +58,15 @@ def main(home: str) -> None:
     spent: defaultdict[str, float] = defaultdict(float)
     for last, ops in pages:
         with read_models.datastore.transaction(commit=True) as c:
-            for name, run in groupby(ops, key=itemgetter(0)):  # as _execute batches them
+            for kind, run in groupby(ops, key=type):  # as ``write`` batches them
                 before = cpu()
-                _execute(c, list(run))
-                spent[name] += cpu() - before
+                read_models.write(c, list(run))
+                spent[kind.__name__] += cpu() - before
             before = cpu()
         spent["commit"] += cpu() - before
         read_models.apply([], dict.fromkeys(names, last))
     store.close()
-    texts = [
-        row[4] for _, ops in pages for name, rows in ops if name == "search_insert" for row in rows
-    ]
+    texts = [change.text for _, ops in pages for change in ops if isinstance(change, InsertSearch)]
 
     print(f"pages: {len(pages)}, reset {reset:.2f} s, row changes in Python {changes:.2f} s")
     print(f"writing {sum(spent.values()):.2f} s:")
@@ -83,7 +80,7 @@ def fts_alone(texts: list[str], transactions: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         conn = sqlite3.connect(Path(scratch) / "fts.db", isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
-        for stmt in (TABLES["search"][1], *CONFIGURE["search"]):
+        for stmt in (DDL["search"][1], *CONFIGURE["search"]):
             conn.execute(stmt)
         batch = -(-len(texts) // transactions)
         inserting = committing = 0.0

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from threadline.adapters.claude_code.titles import strip_harness_wrappers
 from threadline.application.ports import BlobStore, Problem
 from threadline.domain.items import (
     AssistantMessage,
@@ -38,7 +39,7 @@ from threadline.domain.items import (
     Usage,
     UserMessage,
 )
-from threadline.domain.titles import choose_title, first_line, strip_harness_wrappers, truncate
+from threadline.domain.titles import choose_title, first_line, truncate
 
 INLINE_TEXT_CHARS = 2048
 """Longer texts stay in their source line and are referenced (ADR 0001)."""

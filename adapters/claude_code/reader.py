@@ -26,6 +26,7 @@ from threadline.adapters.git import git_info
 from threadline.application.ports import (
     BlobStore,
     Problem,
+    ReadMode,
     ReadTranscript,
     ResumePoint,
     SourceFile,
@@ -55,7 +56,7 @@ class ClaudeCodeReader:
         mapper = TranscriptMapper(path, blobs, is_subagent_file=is_subagent_file(path))
         pages: list[SourcePage] = []
         hasher = hashlib.sha256()
-        mode = "full"
+        mode: ReadMode = "full"
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             remaining = st.st_size

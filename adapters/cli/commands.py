@@ -1,4 +1,5 @@
-"""The CLI's read and maintenance commands: each runs a use case and renders its result.
+"""The CLI's read and maintenance commands: their arguments, the use case each runs
+(``application.views``), and its result rendered.
 
 Read commands (threads, show, ledger, search) query the read models over a
 plain connection (read-only SQLite, or PostgreSQL), and load the event-sourcing
@@ -11,85 +12,158 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from threadline.adapters.cli.common import UserError, location_for, print_json, store_for
-from threadline.adapters.cli.main import EXIT_OK, EXIT_PROBLEMS
-from threadline.adapters.persistence.sqlite_queries import (
-    MARK_END,
-    MARK_START,
-    QueryBlobs,
-    StoreNotFoundError,
+from threadline.adapters.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    UserError,
+    location_for,
+    log_warnings,
+    print_json,
+    store_for,
 )
-from threadline.adapters.queries import open_queries
-from threadline.application.read_queries import (
-    ALL_PROJECTIONS,
-    EAGER_PROJECTIONS,
-    BadQueryError,
-    Cursor,
-    SearchQuery,
-    ThreadQuery,
-    parse_moment,
-    row_cursor,
-)
+from threadline.application import views
 
 if TYPE_CHECKING:
-    from threadline.adapters.queries import Queries
+    from threadline.application.read_queries import ThreadQuery
+    from threadline.application.views import ReadModels
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("threads", help="list threads, newest first")
+    p.add_argument("--cwd", action="append", default=[], help="only threads in this directory")
+    p.add_argument("--source", action="append", default=[], help="only threads from this agent")
+    p.add_argument("--since", help="an ISO date or datetime, or an age (30m, 12h, 7d, 2w)")
+    p.add_argument("--until", help="an ISO date or datetime, or an age (30m, 12h, 7d, 2w)")
+    p.add_argument("--sort", choices=("created", "updated"), default="updated")
+    p.add_argument("--order", choices=("asc", "desc"), default="desc")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--cursor", help="continue after this row (from a previous page)")
+    p.add_argument("--archived", action="store_true", help="archived threads only")
+    p.add_argument("--all", action="store_true", help="archived threads too")
+    p.add_argument("--parent", help="only the sub-agent threads of this thread")
+    p.add_argument("--top-level", action="store_true", help="only threads without a parent")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_threads)
+
+    p = sub.add_parser("show", help="show a thread's history")
+    p.add_argument("thread_id", metavar="THREAD_ID", help="a thread id (a unique prefix is enough)")
+    p.add_argument("--from", dest="start", type=int, default=0, help="first position (default 0)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many items")
+    p.add_argument("--full", action="store_true", help="tool calls and results in full")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="export as Markdown")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("search", help="full-text search across every thread's history")
+    p.add_argument("query", metavar="QUERY", help="words to find (all of them)")
+    p.add_argument("--cwd", action="append", default=[], help="only threads in this directory")
+    p.add_argument("--source", action="append", default=[], help="only threads from this agent")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("ledger", help="which version of each source is in which thread")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_ledger)
+
+    p = sub.add_parser("rebuild", help="drop and replay read models from the event store")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="threads, history, ledger, usage, search (default all)",
+    )
+    p.set_defaults(run=cmd_rebuild)
+
+    p = sub.add_parser("project", help="catch the read models up with the event store")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep them current until interrupted (PostgreSQL: woken by every save)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between catch-ups (PostgreSQL: at most, between saves) (default 1)",
+    )
+    p.set_defaults(run=cmd_project)
 
 
 @contextmanager
 def read_models_for(
-    args: argparse.Namespace, names: Sequence[str] = EAGER_PROJECTIONS
-) -> Iterator[Queries]:
-    """Up-to-date read models: caught up first if a write left them behind."""
+    args: argparse.Namespace, names: Sequence[str] | None = None
+) -> Iterator[ReadModels]:
+    """Up-to-date read models (the eager ones unless ``names`` says): caught up first,
+    with a progress bar on a terminal, if a write left them behind."""
+    from threadline.adapters.queries import open_queries
+    from threadline.application.read_queries import EAGER_PROJECTIONS
+
     location = location_for(args)
-    try:
-        with closing(open_queries(location)) as probe:
-            behind = probe.is_behind(names)
-    except StoreNotFoundError:
-        behind = True
-    if behind:
+    opened = views.up_to_date(
+        lambda: open_queries(location),
+        catch_up_for(args),
+        EAGER_PROJECTIONS if names is None else names,
+    )
+    with closing(opened) as read_models, user_errors():
+        yield read_models
+
+
+def catch_up_for(
+    args: argparse.Namespace, rebuild: bool = False
+) -> Callable[[Sequence[str]], None]:
+    """Catches the named read models up (``rebuild``: replays them from the start), with a
+    progress bar on a terminal: indexing a large import for search takes seconds."""
+
+    def catch_up(names: Sequence[str]) -> None:
+        from threadline.adapters import queries
         from threadline.adapters.cli import render
 
-        # Indexing a large import for search takes seconds: show it on a terminal.
-        with store_for(args) as store, render.EventProgress.start("catching up") as progress:
-            store.catch_up(names=list(names), progress=progress.update)
-    with closing(open_queries(location)) as queries:
-        yield queries
+        log_warnings()
+        label = "rebuilding" if rebuild else "catching up"
+        with render.EventProgress.start(label) as progress:
+            queries.catch_up(location_for(args), names, rebuild=rebuild, progress=progress.update)
+
+    return catch_up
 
 
-def thread_query(args: argparse.Namespace, queries: Queries) -> ThreadQuery:
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """The read side's errors as the CLI's messages and exit codes."""
+    from threadline.application.read_queries import BadQueryError
+
     try:
-        return ThreadQuery(
-            cwds=tuple(_directory(c) for c in args.cwd),
-            sources=tuple(args.source),
-            since=parse_moment(args.since) if args.since else None,
-            until=parse_moment(args.until) if args.until else None,
-            archived=None if args.all else args.archived,
-            parent=_one_thread(queries, args.parent) if args.parent else None,
-            top_level=args.top_level,
-            sort=args.sort,
-            direction=args.order,
-            limit=args.limit,
-            after=Cursor.decode(args.cursor) if args.cursor else None,
-        )
-    except BadQueryError as exc:
+        yield
+    except views.ThreadNotFoundError as exc:
+        raise UserError(str(exc), EXIT_PROBLEMS) from exc
+    except (views.AmbiguousThreadError, BadQueryError) as exc:
         raise UserError(str(exc)) from exc
+
+
+def thread_query(args: argparse.Namespace, read_models: ReadModels) -> ThreadQuery:
+    from threadline.application.read_queries import Cursor, ThreadQuery, parse_moment
+
+    return ThreadQuery(
+        cwds=tuple(_directory(c) for c in args.cwd),
+        sources=tuple(args.source),
+        since=parse_moment(args.since) if args.since else None,
+        until=parse_moment(args.until) if args.until else None,
+        archived=None if args.all else args.archived,
+        parent=views.resolve_thread(read_models, args.parent) if args.parent else None,
+        top_level=args.top_level,
+        sort=args.sort,
+        direction=args.order,
+        limit=args.limit,
+        after=Cursor.decode(args.cursor) if args.cursor else None,
+    )
 
 
 def _directory(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
-
-
-def _one_thread(queries: Queries, prefix: str) -> str:
-    matches = queries.find_threads(prefix)
-    if not matches:
-        raise UserError(f"no thread {prefix!r}", EXIT_PROBLEMS)
-    if len(matches) > 1:
-        raise UserError(f"{prefix!r} matches more than one thread; give more of the id")
-    return matches[0]
 
 
 TABLE_PAGE = 50
@@ -97,18 +171,14 @@ TABLE_PAGE = 50
 
 
 def cmd_threads(args: argparse.Namespace) -> int:
-    import orjson
+    from threadline.application.read_queries import ThreadQuery
 
     if args.limit is None and not args.json:
         args.limit = TABLE_PAGE
-    with read_models_for(args) as queries:
-        query = thread_query(args, queries)
-        rows = queries.threads(query)
-    more = query.limit is not None and len(rows) > query.limit
-    rows = rows[: query.limit]
-    for row in rows:
-        row["models"] = orjson.loads(row["models"])
-        row["cursor"] = row_cursor(query, row)
+    with read_models_for(args) as read_models:
+        query = thread_query(args, read_models)
+        page = views.list_threads(read_models, query)
+    rows = page["threads"]
     if args.json:
         print_json(rows)
     elif not rows:
@@ -119,34 +189,24 @@ def cmd_threads(args: argparse.Namespace) -> int:
         from threadline.adapters.cli.table import threads_table
 
         threads_table(rows)
-    if more and not args.json:
+    if page["next_cursor"] and not args.json:
         print(
-            f"more: threadline threads --cursor {rows[-1]['cursor']} (and the same options)",
+            f"more: threadline threads --cursor {page['next_cursor']} (and the same options)",
             file=sys.stderr,
         )
     return EXIT_OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    import orjson
-
-    from threadline.application.history import SourceLines, thread_items
-
     if args.start < 0 or (args.limit is not None and args.limit < 1):
         raise UserError("--from must be at least 0 and --limit at least 1")
     if args.json and args.markdown:
         raise UserError("choose one of --json and --markdown")
-    with read_models_for(args) as queries:
-        thread_id = _one_thread(queries, args.thread_id)
-        thread = queries.thread(thread_id)
-        assert thread is not None
-        lines = SourceLines(QueryBlobs(queries))
-        items = thread_items(queries, orjson.loads, lines, thread_id, args.start, args.limit)
-    thread["models"] = orjson.loads(thread["models"])
-    last = items[-1]["position"] if items else args.start - 1
-    next_position = last + 1 if last + 1 < thread["item_count"] else None
+    with read_models_for(args) as read_models:
+        shown = views.show_thread(read_models, args.thread_id, args.start, args.limit)
+    thread, items, next_position = shown["thread"], shown["items"], shown["next_position"]
     if args.json:
-        print_json({"thread": thread, "items": items, "next_position": next_position})
+        print_json(shown)
     elif args.markdown:
         from threadline.adapters.cli import render
 
@@ -156,7 +216,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
         render.history(thread, items, full=args.full)
         if next_position is not None and args.limit is not None:
-            print(f"more: threadline show {thread_id[:8]} --from {next_position}", file=sys.stderr)
+            short = thread["thread_id"][:8]
+            print(f"more: threadline show {short} --from {next_position}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -164,21 +225,21 @@ SEARCH_LIMIT = 20
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    try:
+    from threadline.application.read_queries import EAGER_PROJECTIONS, SearchQuery
+    from threadline.application.views import MARK_END, MARK_START
+
+    with user_errors():
         query = SearchQuery(
             args.query,
             cwds=tuple(_directory(c) for c in args.cwd),
             sources=tuple(args.source),
             limit=SEARCH_LIMIT if args.limit is None else args.limit,
         )
-    except BadQueryError as exc:
-        raise UserError(str(exc)) from exc
-    with read_models_for(args, ALL_PROJECTIONS) as queries:
-        rows = queries.search(query)
+    with read_models_for(args, (*EAGER_PROJECTIONS, "search")) as read_models:
+        rows = views.search(read_models, query)
     if args.json:
         for row in rows:
             row["snippet"] = row["snippet"].replace(MARK_START, "**").replace(MARK_END, "**")
-            row["score"] = -row.pop("rank")
         print_json(rows)
     else:
         from threadline.adapters.cli import render
@@ -188,8 +249,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
-    with read_models_for(args) as queries:
-        rows = queries.ledger()
+    with read_models_for(args) as read_models:
+        rows = views.ledger(read_models)
     if args.json:
         print_json(rows)
     else:
@@ -200,6 +261,8 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def _known_names(names: Sequence[str]) -> list[str]:
+    from threadline.application.read_queries import ALL_PROJECTIONS
+
     unknown = [n for n in names if n not in ALL_PROJECTIONS]
     if unknown:
         raise UserError(
@@ -243,6 +306,8 @@ def cmd_project(args: argparse.Namespace) -> int:
         # Each page is committed before this is called: stopping here loses nothing.
         if stop.is_set():
             raise _Stopped
+
+    from threadline.application.read_queries import ALL_PROJECTIONS
 
     total = 0
     with (

@@ -10,11 +10,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from threadline.adapters.cli.text import short_path, size, when
+
 if TYPE_CHECKING:
     from threadline.application.reports import SourceReport
     from threadline.application.sources import SourceFile
-
-MIB = 1024 * 1024
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -90,10 +90,6 @@ class EventProgress:
             self.progress.stop()
 
 
-def _short_path(path: str, width: int) -> str:
-    return path if len(path) <= width else "…" + path[-(width - 1) :]
-
-
 def ledger_table(rows: list[dict[str, Any]]) -> None:
     if not rows:
         err.print("the ledger is empty: nothing imported yet")
@@ -119,7 +115,7 @@ def ledger_table(rows: list[dict[str, Any]]) -> None:
             (row["sha256"] or "")[:12],
             str(row["items"]),
             str(row["problems"]),
-            _when(row["recorded_at"]),
+            when(row["recorded_at"]),
         )
     out.print(table)
 
@@ -148,17 +144,17 @@ def history(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = Fa
         if kind == "assistant" and not text:
             continue  # a response that only called tools or thought; its usage is in --json
         style = ROLE_STYLE.get(kind, "")
-        when = f"[dim]#{item['position']}  {_when(item.get('timestamp'))}[/dim]"
+        stamp = f"[dim]#{item['position']}  {when(item.get('timestamp'))}[/dim]"
         if kind in FOLDED and not full:
             head, body = folded(item, text, FOLD_WIDTH)
-            line = f"[{style}]{head}[/]  {when}  "
+            line = f"[{style}]{head}[/]  {stamp}  "
             room = max(out.width - len(_plain(line)), 20)
             if len(body) > room:
                 body = body[: room - 1] + "…"
             out.print(line + escape(body), highlight=False)
             continue
         label = kind if kind != "system" else f"system:{item.get('subtype')}"
-        out.print(f"[{style}]{label}[/]  {when}")
+        out.print(f"[{style}]{label}[/]  {stamp}")
         if text:
             out.print(escape(text), highlight=False)
         out.print()
@@ -171,7 +167,7 @@ FOLD_WIDTH = 200
 def folded(item: dict[str, Any], text: str, width: int = FOLD_WIDTH) -> tuple[str, str]:
     """A tool call or result on one line: what it is and its size (markup), and how it
     starts (plain text, at most ``width`` characters)."""
-    size = _size(len(text.encode()))
+    length = size(len(text.encode()))
     if item["type"] == "tool_call":
         head = f"→ {escape(item['name'])}"
         body = text.split(" ", 1)[1] if " " in text else ""
@@ -182,15 +178,7 @@ def folded(item: dict[str, Any], text: str, width: int = FOLD_WIDTH) -> tuple[st
     first = " ".join(body.split())
     if len(first) > width:
         first = first[: width - 1] + "…"
-    return f"{head} [dim]({size}, {lines} line{'s' if lines != 1 else ''})[/dim]", first
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < MIB:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / MIB:.1f} MiB"
+    return f"{head} [dim]({length}, {lines} line{'s' if lines != 1 else ''})[/dim]", first
 
 
 def markdown(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = False) -> str:
@@ -210,9 +198,9 @@ def markdown(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = F
         text = item_text(item)
         if kind == "assistant" and not text:
             continue
-        when = _when(item.get("timestamp"))
+        stamp = when(item.get("timestamp"))
         if kind in ("user", "assistant"):
-            parts.append(f"## {kind.capitalize()} · {when}\n\n{text}\n")
+            parts.append(f"## {kind.capitalize()} · {stamp}\n\n{text}\n")
         elif kind == "reasoning":
             quoted = "\n".join("> " + line for line in text.splitlines())
             parts.append(f"> *thinking*\n>\n{quoted}\n")
@@ -245,7 +233,7 @@ def search_results(rows: list[dict[str, Any]], start: str, end: str) -> None:
         out.print(
             f"[bold]{row['thread_id'][:8]}[/bold] #{row['position']} "
             f"[{ROLE_STYLE.get(row['role'], '')}]{row['role']}[/]  {escape(row['title'])}"
-            f"  [dim]{escape(_short_path(row['cwd'] or '', 40))}[/dim]",
+            f"  [dim]{escape(short_path(row['cwd'] or '', 40))}[/dim]",
             highlight=False,
         )
         out.print(f"  {snippet}", highlight=False)
@@ -278,7 +266,3 @@ def item_text(item: dict[str, Any]) -> str:
     if kind == "unknown":
         return f"[{item['record_type']}]"
     return ""
-
-
-def _when(value: str | None) -> str:
-    return value[:16].replace("T", " ") if value else ""

@@ -13,6 +13,8 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
 if TYPE_CHECKING:
     from uuid import UUID
 
@@ -21,12 +23,8 @@ if TYPE_CHECKING:
 # ``main`` builds its parser from this module for every command: heavier modules
 # (orjson, uuid) are imported where a session needs them.
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_FAILED = 3
 
-
-def add_session_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     """The ``session`` command and its ``start`` and ``resume`` subcommands."""
     p = sub.add_parser("session", help="run a live session: start a new one or resume a thread")
     actions = p.add_subparsers(dest="session_command", required=True, metavar="ACTION")
@@ -41,6 +39,7 @@ def add_session_parser(sub: Any) -> None:
         q.add_argument("--approval-policy")
         q.add_argument("--sandbox-policy")
         q.add_argument("--instructions", dest="user_instructions", help="user instructions")
+    p.set_defaults(run=cmd_session)
 
 
 def cmd_session(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ import shutil
 import sys
 from typing import Any, TextIO
 
+from threadline.adapters.cli.text import cut, one_line, short_path, when
+
 WIDE = 140
 
 
@@ -27,12 +29,12 @@ def threads_table(rows: list[dict[str, Any]], stream: TextIO | None = None) -> N
         cells.append(
             {
                 "id": row["thread_id"][:8],
-                "title": ("  " * depth + "↳ " if depth else "") + _one_line(row["title"]),
+                "title": ("  " * depth + "↳ " if depth else "") + one_line(row["title"]),
                 "source": row["source_agent"],
-                "cwd": _short_path(row["cwd"] or "", 40 if wide else 24),
-                "branch": _cut(row["git_branch"] or "", 20),
-                "created": _when(row["created_at"]),
-                "updated": _when(row["updated_at"]),
+                "cwd": short_path(row["cwd"] or "", 40 if wide else 24),
+                "branch": cut(row["git_branch"] or "", 20),
+                "created": when(row["created_at"]),
+                "updated": when(row["updated_at"]),
                 "items": str(row["item_count"]),
                 "parent": (row["parent_thread_id"] or "")[:8],
             }
@@ -49,25 +51,9 @@ def threads_table(rows: list[dict[str, Any]], stream: TextIO | None = None) -> N
 def _line(cells: dict[str, str], columns: list[str], widths: dict[str, int]) -> str:
     out = []
     for c in columns:
-        text = _cut(cells[c], widths[c])
+        text = cut(cells[c], widths[c])
         out.append(text.rjust(widths[c]) if c == "items" else text.ljust(widths[c]))
     return "  ".join(out).rstrip()
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _short_path(path: str, width: int) -> str:
-    return path if len(path) <= width else "…" + path[-(width - 1) :]
-
-
-def _when(value: str | None) -> str:
-    return value[:16].replace("T", " ") if value else ""
 
 
 def in_tree_order(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:

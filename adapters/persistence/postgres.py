@@ -40,7 +40,7 @@ from threadline.adapters.persistence.postgres_connection import (
     SCHEMA,
     connect,
 )
-from threadline.adapters.persistence.sqlite_queries import (
+from threadline.adapters.persistence.read_models import (
     SCHEMA_VERSION as READ_MODEL_SCHEMA_VERSION,
 )
 

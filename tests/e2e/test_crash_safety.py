@@ -281,6 +281,7 @@ def test_a_crash_after_saving_every_source_before_the_read_models_catch_up_is_re
     new_home: Any,
 ) -> None:
     from threadline.adapters.claude_code.reader import ClaudeCodeReader
+    from threadline.application.import_transcripts import import_transcripts
     from threadline.application.importing import TranscriptImporter
 
     sources = make_tree(tmp_path / "user-home", random.Random(1))
@@ -290,9 +291,9 @@ def test_a_crash_after_saving_every_source_before_the_read_models_catch_up_is_re
     # ledger entry, and the process gone before the read models caught up.
     store = open_test_store(home)
     try:
-        TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, catch_up=None).run(
-            [str(projects)]
-        )
+        reader = ClaudeCodeReader()
+        importer = TranscriptImporter(store.app, reader, store.blobs, catch_up=None)
+        import_transcripts([str(projects)], reader.discover, lambda: importer)
     finally:
         store.close()
 
@@ -329,14 +330,17 @@ def test_two_read_model_catch_ups_running_at_once_both_succeed(
     tmp_path: Path, new_home: Any
 ) -> None:
     from threadline.adapters.claude_code.reader import ClaudeCodeReader
+    from threadline.application.import_transcripts import import_transcripts
     from threadline.application.importing import TranscriptImporter
 
     sources = make_tree(tmp_path / "user-home", random.Random(2))
     home = new_home("home")
     store = open_test_store(home)
     try:
-        TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, catch_up=None).run(
-            [str(tmp_path / "user-home" / ".claude")]
+        reader = ClaudeCodeReader()
+        importer = TranscriptImporter(store.app, reader, store.blobs, catch_up=None)
+        import_transcripts(
+            [str(tmp_path / "user-home" / ".claude")], reader.discover, lambda: importer
         )
     finally:
         store.close()

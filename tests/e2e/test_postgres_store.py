@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from conftest import REPO, ClaudeTree, cli_command, cli_env, run_cli
 
-from threadline.adapters.cli.main import EXIT_FAILED
+from threadline.adapters.cli.common import EXIT_FAILED
 
 
 def closed_port() -> int:

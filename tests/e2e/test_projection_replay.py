@@ -11,7 +11,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ from conftest import (
 )
 from eventsourcing.persistence import IntegrityError
 
-from threadline.application.projections import PROJECTIONS, CatchUp, Op
+from threadline.application.projections import PROJECTIONS, CatchUp
+from threadline.application.row_changes import RowChange
 
 pytestmark = pytest.mark.both_stores
 
@@ -142,19 +142,18 @@ def crashing(read_models: Any) -> Any:
     writing the position (in the same transaction, so the database rolls the rows back),
     on the chosen page."""
     base = type(read_models)
-    execute = sys.modules[base.__module__]._execute
 
     class CrashingReadModels(base):  # type: ignore[valid-type,misc]
         crash_on_page = 2
         pages = 0
 
-        def apply(self, ops: list[Op], positions: dict[str, int]) -> None:
+        def apply(self, ops: list[RowChange], positions: dict[str, int]) -> None:
             self.pages += 1
             if self.pages != self.crash_on_page:
                 super().apply(ops, positions)
                 return
             with self.datastore.transaction(commit=True) as c:
-                execute(c, ops)
+                self.write(c, ops)
                 raise CrashBeforeTracking
 
     return CrashingReadModels
@@ -198,7 +197,7 @@ def test_the_same_page_applied_twice_is_refused_whole_and_rows_stay_the_same(
         store.read_models.reset(list(PROJECTIONS))
         log = store.app.recorder
         page = log.select_notifications(None, 5)
-        ops: list[Op] = []
+        ops: list[RowChange] = []
         with store.read_models.source_lines() as lines:
             for n in page:
                 event = store._catch_up.decode(n.state)

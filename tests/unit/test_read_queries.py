@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from threadline.adapters.persistence.sqlite_queries import thread_list_sql
+from threadline.adapters.persistence.read_models import thread_list_sql
 from threadline.application.read_queries import (
     BadQueryError,
     Cursor,

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from threadline.adapters.claude_code.titles import strip_harness_wrappers
 from threadline.domain.identity import import_id
 from threadline.domain.items import UserMessage
 from threadline.domain.ledger import (
@@ -25,12 +26,7 @@ from threadline.domain.session import (
     TranscriptSource,
     check_is_next_position,
 )
-from threadline.domain.titles import (
-    FALLBACK_TITLE,
-    TITLE_MAX_CHARS,
-    choose_title,
-    strip_harness_wrappers,
-)
+from threadline.domain.titles import FALLBACK_TITLE, TITLE_MAX_CHARS, choose_title
 
 
 def at(hour: int) -> datetime:

@@ -13,6 +13,14 @@ import pytest
 
 from threadline.adapters.cli import usage_command
 from threadline.application import projections
+from threadline.application.row_changes import (
+    ClearUsage,
+    ClearUsageBuckets,
+    InsertUsage,
+    InsertUsageThread,
+    UncountMessageIds,
+    UpdateUsageThread,
+)
 from threadline.application.usage import (
     MESSAGE_COLUMNS,
     REPORT_KINDS,
@@ -67,9 +75,7 @@ def rows_of(thread: str, items: list[dict[str, Any]], first: int = 0) -> list[di
         1,
         None,
     )
-    return [
-        dict(zip(MESSAGE_COLUMNS, arg, strict=True)) for name, arg in ops if name == "usage_message"
-    ]
+    return [op._asdict() for op in ops if isinstance(op, InsertUsage)]
 
 
 def test_the_projections_topics_are_the_session_events() -> None:
@@ -193,11 +199,11 @@ def test_a_rewrite_clears_the_threads_rows_and_buckets() -> None:
         1,
         None,
     )
-    assert [name for name, _ in ops] == [
-        "usage_thread_update",
-        "usage_uncount_ids",
-        "usage_clear",
-        "usage_clear_buckets",
+    assert ops == [
+        UpdateUsageThread("/w", "T", "t"),
+        UncountMessageIds("t"),
+        ClearUsage("t"),
+        ClearUsageBuckets("t"),
     ]
 
 
@@ -208,8 +214,8 @@ def test_a_sub_agent_thread_is_a_sidechain() -> None:
         "summary": {"cwd": "/w", "title": "sub"},
         "parent_thread_id": "parent",
     }
-    [(name, row)] = UsageProjection().changes(T_IMPORTED, event, 1, None)
-    assert name == "usage_thread" and row == ("child", "claude-code", "/w", "sub", "parent", 1)
+    [row] = UsageProjection().changes(T_IMPORTED, event, 1, None)
+    assert row == InsertUsageThread("child", "claude-code", "/w", "sub", "parent", 1)
 
 
 # -- reports ---------------------------------------------------------------------------------

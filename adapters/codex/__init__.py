@@ -1,0 +1,3 @@
+"""OpenAI Codex CLI rollouts (``$CODEX_HOME/sessions/**/rollout-*.jsonl``)."""
+
+AGENT = "codex"

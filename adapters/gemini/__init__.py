@@ -1,0 +1,3 @@
+"""Gemini CLI chats (``~/.gemini/tmp/<project>/chats/session-*.json[l]``)."""
+
+AGENT = "gemini"
