@@ -4,7 +4,8 @@
 the layers were installed as the one ``threadline`` package, ADR 0010): it imported
 ``samples/claude`` from ``/tmp/threadline-v0.1-store/claude``, ran one live session
 with two prompts and indexed the threads for search. Its events are stored under the
-old topics (``domain.session:Session.ItemsRecorded``).
+old topics (``domain.session:Session.ItemsRecorded``). On PostgreSQL the same events
+and blobs are written into a fresh store as they are, and its read models start empty.
 """
 
 from __future__ import annotations
@@ -14,8 +15,22 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from uuid import UUID
 
-from conftest import REPO, ClaudeTree, cli_command, cli_env, run_cli
+import pytest
+from conftest import (
+    REPO,
+    ClaudeTree,
+    cli_command,
+    cli_env,
+    on_postgres,
+    open_test_store,
+    query,
+    run_cli,
+)
+from eventsourcing.persistence import StoredEvent
+
+pytestmark = pytest.mark.both_stores
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-bfc55ee" / "threadline.db"
 IMPORTED = {
@@ -29,17 +44,33 @@ IMPORTED = {
 LIVE_SESSION = "b49a1420-c646-4aaa-83c2-f16f6bec0468"
 
 
-def old_store(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    shutil.copyfile(FIXTURE, home / "threadline.db")
-    (home / "threadline.db").chmod(0o600)
+def old_store(home: Path) -> Path:
+    """``home`` holding the events and blobs bfc55ee wrote."""
+    if not on_postgres(home):
+        home.mkdir(mode=0o700)
+        shutil.copyfile(FIXTURE, home / "threadline.db")
+        (home / "threadline.db").chmod(0o600)
+        return home
+    with sqlite3.connect(f"file:{FIXTURE}?mode=ro", uri=True) as old:
+        events = old.execute(
+            "SELECT originator_id, originator_version, topic, state FROM stored_events"
+            " ORDER BY rowid"
+        ).fetchall()
+        blobs = old.execute("SELECT key, data FROM blobs").fetchall()
+    store = open_test_store(home)
+    try:
+        for key, data in blobs:
+            assert store.blobs.put(data) == key
+        store.app.recorder.insert_events(
+            [StoredEvent(UUID(o), v, topic, state) for o, v, topic, state in events]
+        )
+    finally:
+        store.close()
     return home
 
 
 def topics(home: Path) -> set[str]:
-    with sqlite3.connect(home / "threadline.db") as conn:
-        return {t for (t,) in conn.execute("SELECT DISTINCT topic FROM stored_events")}
+    return {t for (t,) in query(home, "SELECT DISTINCT topic FROM stored_events")}
 
 
 def threads(home: Path) -> dict[str, tuple[str, int]]:
@@ -48,12 +79,12 @@ def threads(home: Path) -> dict[str, tuple[str, int]]:
     return {t["thread_id"]: (t["title"], t["item_count"]) for t in listed.json()}
 
 
-def test_the_fixture_holds_only_the_old_topics(tmp_path: Path) -> None:
-    assert all(t.startswith("domain.") for t in topics(old_store(tmp_path)))
+def test_the_fixture_holds_only_the_old_topics(home: Path) -> None:
+    assert all(t.startswith("domain.") for t in topics(old_store(home)))
 
 
-def test_a_store_from_the_earlier_release_reads_as_it_was_written(tmp_path: Path) -> None:
-    home = old_store(tmp_path)
+def test_a_store_from_the_earlier_release_reads_as_it_was_written(home: Path) -> None:
+    home = old_store(home)
 
     assert threads(home) == IMPORTED
     shown = run_cli("show", "e7237a54", "--json", home=home)
@@ -66,9 +97,9 @@ def test_a_store_from_the_earlier_release_reads_as_it_was_written(tmp_path: Path
 
 
 def test_a_store_from_the_earlier_release_takes_new_imports_and_sessions(
-    tmp_path: Path, claude_tree: ClaudeTree
+    home: Path, tmp_path: Path, claude_tree: ClaudeTree
 ) -> None:
-    home = old_store(tmp_path)
+    home = old_store(home)
 
     imported = run_cli("import", claude_tree.claude_home, "--json", home=home)
     resumed = subprocess.run(
@@ -102,9 +133,9 @@ def test_a_store_from_the_earlier_release_takes_new_imports_and_sessions(
 
 
 def test_a_store_from_the_earlier_release_rebuilds_to_the_same_rows(
-    tmp_path: Path, claude_tree: ClaudeTree
+    home: Path, tmp_path: Path, claude_tree: ClaudeTree
 ) -> None:
-    home = old_store(tmp_path)
+    home = old_store(home)
     assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
     before = run_cli("threads", "--json", home=home).json()
     ledger_before = run_cli("ledger", "--json", home=home).json()
