@@ -12,7 +12,7 @@ sessions use to call other servers.
 """
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -43,7 +43,7 @@ class ToolArgumentError(ValueError):
 # -- what each tool does (plain functions over a store location, through the read views) --
 
 
-def _catch_up(location: StoreLocation, rebuild: bool = False) -> Any:
+def _catch_up(location: StoreLocation, rebuild: bool = False) -> Callable[[Sequence[str]], None]:
     """Catches the named read models up (or rebuilds them) in the store at ``location``."""
     from threadline.adapters import queries
 
@@ -53,7 +53,7 @@ def _catch_up(location: StoreLocation, rebuild: bool = False) -> Any:
     return run
 
 
-def _open(location: StoreLocation) -> Any:
+def _open(location: StoreLocation) -> "Callable[[], ReadModels]":
     from threadline.adapters.queries import open_queries
 
     return lambda: open_queries(location)
