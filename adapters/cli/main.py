@@ -15,8 +15,10 @@ from collections.abc import Sequence
 
 from threadline.adapters.cli import (
     commands,
+    export_command,
     import_command,
     mcp_command,
+    serve_command,
     session_commands,
     usage_command,
 )
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     session_commands.add_parsers(sub)
     usage_command.add_parsers(sub)
     mcp_command.add_parsers(sub)
+    serve_command.add_serve_parser(sub)
+    export_command.add_export_parser(sub)
     return parser
 
 

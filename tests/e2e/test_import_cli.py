@@ -314,6 +314,9 @@ def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_
         "rich",
         "threadline.domain",
         "threadline.adapters.claude_code.mapping",
+        "ipaddress",
+        "starlette",
+        "jinja2",
     }
     if not on_postgres(home):  # psycopg loads these itself
         heavy |= {"orjson", "dataclasses", "asyncio"}

@@ -1,0 +1,1 @@
+"""The web face: ``threadline serve`` and the HTML export, over the one read port."""
