@@ -124,7 +124,7 @@ def search(
     since: str | None = None,
 ) -> dict[str, Any]:
     from threadline.application import views
-    from threadline.application.read_queries import EAGER_PROJECTIONS, BadQueryError, SearchQuery
+    from threadline.application.read_queries import SEARCH_PROJECTIONS, BadQueryError, SearchQuery
 
     after = _moment(since, "since")
     try:
@@ -137,7 +137,7 @@ def search(
         )
     except BadQueryError as exc:
         raise ToolArgumentError(str(exc)) from exc
-    with _read_models(location, (*EAGER_PROJECTIONS, "search")) as read_models:
+    with _read_models(location, SEARCH_PROJECTIONS) as read_models:
         rows = views.search(read_models, wanted)
         threads = {r["thread_id"]: read_models.thread(r["thread_id"]) for r in rows}
     hits = []

@@ -20,6 +20,8 @@ LAZY_PROJECTIONS = ("usage", "search")
 text is the slow part of reading events, a row per message the next, and an import
 should not wait for them."""
 ALL_PROJECTIONS = EAGER_PROJECTIONS + LAZY_PROJECTIONS
+SEARCH_PROJECTIONS = (*EAGER_PROJECTIONS, "search")
+"""What a search reads, caught up first: the thread list and the index, not usage."""
 
 SortKey = Literal["created", "updated"]
 Direction = Literal["asc", "desc"]

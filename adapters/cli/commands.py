@@ -225,7 +225,7 @@ SEARCH_LIMIT = 20
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from threadline.application.read_queries import EAGER_PROJECTIONS, SearchQuery
+    from threadline.application.read_queries import SEARCH_PROJECTIONS, SearchQuery
     from threadline.application.views import MARK_END, MARK_START
 
     with user_errors():
@@ -235,7 +235,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             sources=tuple(args.source),
             limit=SEARCH_LIMIT if args.limit is None else args.limit,
         )
-    with read_models_for(args, (*EAGER_PROJECTIONS, "search")) as read_models:
+    with read_models_for(args, SEARCH_PROJECTIONS) as read_models:
         rows = views.search(read_models, query)
     if args.json:
         for row in rows:
