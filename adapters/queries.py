@@ -1,10 +1,13 @@
-"""Opening the read models for queries, on whichever store holds them.
+"""Opening the read models for queries, on whichever store holds them, and catching
+them up.
 
 Light on purpose: sqlite3 (or psycopg) and nothing else, so that a read command
 starts fast and loads the event-sourcing stack only to catch up.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from threadline.adapters.home import StoreLocation
 from threadline.application.views import ReadModels
@@ -19,3 +22,22 @@ def open_queries(location: StoreLocation) -> ReadModels:
     from threadline.adapters.persistence.postgres_queries import PostgresReadModelQueries
 
     return PostgresReadModelQueries(location.database_url)
+
+
+def catch_up(
+    location: StoreLocation,
+    names: Sequence[str],
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Bring the named read models up to the store's events (``rebuild``: drop them and
+    replay every event); the store is made if there is none yet."""
+    from threadline.adapters.store import open_store
+
+    store = open_store(location)
+    try:
+        run = store.rebuild if rebuild else store.catch_up
+        run(names=list(names), progress=progress)
+    finally:
+        store.close()

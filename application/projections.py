@@ -1,4 +1,4 @@
-"""Read models kept from the event store: thread list, history, import ledger.
+"""Read models kept from the event store: thread list, history, import ledger, usage, search.
 
 Each projection turns stored events into row changes. A catch-up reads the
 notification log a page at a time and hands the page's changes, with each
@@ -42,6 +42,7 @@ from threadline.application.row_changes import (
     TouchSource,
     UpdateSummary,
 )
+from threadline.application.usage import UsageProjection
 from threadline.domain.ledger import Import
 from threadline.domain.session import Session
 
@@ -227,7 +228,7 @@ class Search:
 
 
 PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (ThreadList(), History(), Ledger(), Search())
+    p.name: p for p in (ThreadList(), History(), Ledger(), UsageProjection(), Search())
 }
 assert tuple(PROJECTIONS) == ALL_PROJECTIONS
 

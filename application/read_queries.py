@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 EAGER_PROJECTIONS = ("threads", "history", "ledger")
 """Caught up after every command that writes (an import waits for them)."""
-LAZY_PROJECTIONS = ("search",)
-"""Caught up when read (``search``), by ``project`` and by ``rebuild``: indexing text
-is the slow part of reading events, and an import should not wait for it."""
+LAZY_PROJECTIONS = ("usage", "search")
+"""Caught up when read (``usage``, ``search``), by ``project`` and by ``rebuild``; an
+import catches search up too unless told ``--no-index`` (ADR 0015), never usage
+(ADR 0014)."""
 ALL_PROJECTIONS = EAGER_PROJECTIONS + LAZY_PROJECTIONS
+SEARCH_PROJECTIONS = (*EAGER_PROJECTIONS, "search")
+"""What a search reads, caught up first: the thread list and the index, not usage."""
 
 SortKey = Literal["created", "updated"]
 Direction = Literal["asc", "desc"]

@@ -142,6 +142,91 @@ class ClearSearch(NamedTuple):
     thread_id: str
 
 
+class InsertUsage(NamedTuple):
+    """An item that carries usage (``usage_messages``): where and when, then its numbers:
+    tokens by kind, the tokens past 200k by priced kind, and the cache-creation tokens
+    written to a one-hour cache (``application.usage``)."""
+
+    thread_id: str
+    position: int
+    message_id: str | None
+    timestamp: str
+    slot: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    reasoning_tokens: int
+    input_above: int
+    output_above: int
+    cache_creation_above: int
+    cache_read_above: int
+    cache_creation_1h_tokens: int
+
+
+class AddToUsageBucket(NamedTuple):
+    """Rows of one thread, UTC quarter-hour and model added to their bucket: the numbers
+    of ``InsertUsage`` in its order (summed), how many rows, the first and last row's time."""
+
+    thread_id: str
+    slot: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    reasoning_tokens: int
+    input_above: int
+    output_above: int
+    cache_creation_above: int
+    cache_read_above: int
+    cache_creation_1h_tokens: int
+    messages: int
+    first: str
+    last: str
+
+
+class CountMessageId(NamedTuple):
+    """One more usage row has this message id."""
+
+    message_id: str
+
+
+class UncountMessageIds(NamedTuple):
+    """The thread's usage rows no longer count for their message ids (before a rewrite
+    clears them)."""
+
+    thread_id: str
+
+
+class ClearUsage(NamedTuple):
+    thread_id: str
+
+
+class ClearUsageBuckets(NamedTuple):
+    thread_id: str
+
+
+class InsertUsageThread(NamedTuple):
+    """What a usage report groups and filters a thread by (kept anew if imported again)."""
+
+    thread_id: str
+    agent: str
+    cwd: str | None
+    title: str
+    parent_thread_id: str | None
+    sidechain: int
+
+
+class UpdateUsageThread(NamedTuple):
+    """A later summary's cwd (if it names one) and title."""
+
+    cwd: str | None
+    title: str
+    thread_id: str
+
+
 RowChange = (
     InsertThread
     | UpdateSummary
@@ -157,6 +242,14 @@ RowChange = (
     | TouchSource
     | InsertSearch
     | ClearSearch
+    | InsertUsage
+    | AddToUsageBucket
+    | CountMessageId
+    | UncountMessageIds
+    | ClearUsage
+    | ClearUsageBuckets
+    | InsertUsageThread
+    | UpdateUsageThread
 )
 """Every change a projection makes; a store has a statement (or a bulk path) for each."""
 

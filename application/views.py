@@ -2,7 +2,7 @@
 usage, the MCP server) calls, whichever store holds the read models.
 
 ``ReadModels`` is the port; below it the views: catch up if behind, resolve an id
-prefix, a page of the thread list, a thread's history, search, the ledger. They take
+prefix, a page of the thread list, a thread's history, search, the ledger, usage. They take
 the read models and plain queries, return plain data (dicts and lists, JSON-ready),
 and raise the errors below for a face to turn into its own messages.
 
@@ -13,11 +13,13 @@ before it knows whether the event-sourcing stack is needed at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 if TYPE_CHECKING:
     from threadline.application.ports import Page
     from threadline.application.read_queries import SearchQuery, ThreadQuery
+    from threadline.application.usage import Bucket, PriceTable, ReportKind, ThreadInfo
 
 Row = dict[str, Any]
 
@@ -39,8 +41,12 @@ class AmbiguousThreadError(LookupError):
     """More than one thread's id starts with that prefix."""
 
 
+class ReadModelMissingError(Exception):
+    """A read model's tables are not there (an older read model's, or dropped by hand)."""
+
+
 class ReadModels(Protocol):
-    """Queries over the read models (thread list, history, ledger, search) and the
+    """Queries over the read models (thread list, history, ledger, search, usage) and the
     stored bytes they point into. One code path for every store
     (``adapters/persistence/read_models.py``), thin subclasses per dialect."""
 
@@ -79,6 +85,23 @@ class ReadModels(Protocol):
 
     def blob(self, key: str) -> Page:
         """A blob read by ranges (``page[a:b]``; ``bytes(page)`` for all of it)."""
+        ...
+
+    def usage_buckets(
+        self, cwds: Sequence[str], sources: Sequence[str], by_thread: bool = True
+    ) -> list[Row]:
+        """The ``usage_buckets`` rows of the threads in those cwds and from those agents
+        (all when empty); without ``by_thread``, each quarter-hour's and model's added up
+        (thread id ``""``). Raises ``ReadModelMissingError`` without the usage tables."""
+        ...
+
+    def usage_copies(self) -> list[Row]:
+        """Every ``usage_messages`` row of each message id that has more than one, with its
+        thread's ``sidechain``."""
+        ...
+
+    def usage_threads(self) -> list[Row]:
+        """Every ``usage_threads`` row: what a report groups a thread by."""
         ...
 
 
@@ -197,3 +220,63 @@ def search(read_models: ReadModels, query: SearchQuery) -> list[Row]:
 def ledger(read_models: ReadModels) -> list[Row]:
     """Which version of each source is in which thread."""
     return read_models.ledger()
+
+
+def usage(
+    open_read_models: Callable[[], ReadModels],
+    catch_up: Callable[[Sequence[str]], object],
+    rebuild: Callable[[Sequence[str]], object],
+    prices: PriceTable,
+    kind: ReportKind = "daily",
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    sources: Sequence[str] = (),
+    cwds: Sequence[str] = (),
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """The report (``UsageReport.as_dict``: plain data) over the usage read model, caught
+    up first if an import left it behind (``up_to_date``); its tables made anew and
+    filled (``rebuild``) if they are missing (an older usage read model's, or dropped).
+
+    Raises ``BadUsageQueryError`` for a bad date or zone."""
+    from threadline.application.usage import NAME, build_report, date_range, zone_named
+
+    dates = date_range(since, until)
+    zone = zone_named(timezone)
+    # With a filter, the buckets stay by thread: the copy that counts may be in a thread
+    # the filter leaves out, and a lost copy is taken out of its own thread's bucket only.
+    by_thread = kind in ("session", "project") or bool(cwds or sources)
+    with closing(up_to_date(open_read_models, catch_up, [NAME])) as read_models:
+        try:
+            found = usage_buckets(read_models, cwds, sources, by_thread)
+        except ReadModelMissingError:
+            found = None
+    if found is None:
+        rebuild([NAME])
+        with closing(open_read_models()) as read_models:
+            found = usage_buckets(read_models, cwds, sources, by_thread)
+    buckets, threads = found
+    return build_report(kind, buckets, threads, prices, zone, dates).as_dict()
+
+
+def usage_buckets(
+    read_models: ReadModels, cwds: Sequence[str], sources: Sequence[str], by_thread: bool
+) -> tuple[list[Bucket], dict[str, ThreadInfo]]:
+    """The counted buckets (each response once), and every thread's details when
+    ``by_thread`` (else the buckets are all threads' added up, and no details are read)."""
+    from threadline.application.row_changes import AddToUsageBucket
+    from threadline.application.usage import ThreadInfo, bucket_from_row, count_once
+
+    buckets = [
+        bucket_from_row(AddToUsageBucket(**r))
+        for r in read_models.usage_buckets(cwds, sources, by_thread)
+    ]
+    copies = read_models.usage_copies()
+    threads: dict[str, ThreadInfo] = {}
+    if by_thread:
+        threads = {
+            r["thread_id"]: ThreadInfo(r["agent"], r["cwd"], r["title"], r["parent_thread_id"])
+            for r in read_models.usage_threads()
+        }
+    return count_once(buckets, copies, by_thread), threads

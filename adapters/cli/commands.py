@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from threadline.adapters.cli.common import (
     EXIT_PROBLEMS,
     UserError,
     location_for,
+    log_warnings,
     print_json,
     store_for,
 )
@@ -71,7 +72,10 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("rebuild", help="drop and replay read models from the event store")
     p.add_argument(
-        "names", nargs="*", metavar="NAME", help="threads, history, ledger, search (default all)"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="threads, history, ledger, usage, search (default all)",
     )
     p.set_defaults(run=cmd_rebuild)
 
@@ -100,19 +104,31 @@ def read_models_for(
     from threadline.application.read_queries import EAGER_PROJECTIONS
 
     location = location_for(args)
-
-    def catch_up(names: Sequence[str]) -> None:
-        from threadline.adapters.cli import render
-
-        # Indexing a large import for search takes seconds: show it on a terminal.
-        with store_for(args) as store, render.EventProgress.start("catching up") as progress:
-            store.catch_up(names=list(names), progress=progress.update)
-
     opened = views.up_to_date(
-        lambda: open_queries(location), catch_up, EAGER_PROJECTIONS if names is None else names
+        lambda: open_queries(location),
+        catch_up_for(args),
+        EAGER_PROJECTIONS if names is None else names,
     )
     with closing(opened) as read_models, user_errors():
         yield read_models
+
+
+def catch_up_for(
+    args: argparse.Namespace, rebuild: bool = False
+) -> Callable[[Sequence[str]], None]:
+    """Catches the named read models up (``rebuild``: replays them from the start), with a
+    progress bar on a terminal: indexing a large import for search takes seconds."""
+
+    def catch_up(names: Sequence[str]) -> None:
+        from threadline.adapters import queries
+        from threadline.adapters.cli import render
+
+        log_warnings()
+        label = "rebuilding" if rebuild else "catching up"
+        with render.EventProgress.start(label) as progress:
+            queries.catch_up(location_for(args), names, rebuild=rebuild, progress=progress.update)
+
+    return catch_up
 
 
 @contextmanager
@@ -209,7 +225,7 @@ SEARCH_LIMIT = 20
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from threadline.application.read_queries import ALL_PROJECTIONS, SearchQuery
+    from threadline.application.read_queries import SEARCH_PROJECTIONS, SearchQuery
     from threadline.application.views import MARK_END, MARK_START
 
     with user_errors():
@@ -219,7 +235,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             sources=tuple(args.source),
             limit=SEARCH_LIMIT if args.limit is None else args.limit,
         )
-    with read_models_for(args, ALL_PROJECTIONS) as read_models:
+    with read_models_for(args, SEARCH_PROJECTIONS) as read_models:
         rows = views.search(read_models, query)
     if args.json:
         for row in rows:

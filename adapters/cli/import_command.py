@@ -65,11 +65,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     def worker_processes() -> ImportExecutor:
         from threadline.adapters.import_workers import WorkerProcesses
-        from threadline.application.read_queries import ALL_PROJECTIONS, EAGER_PROJECTIONS
+        from threadline.application.read_queries import EAGER_PROJECTIONS, SEARCH_PROJECTIONS
 
-        # Every read model current when the import ends, the search index too, so the first
-        # search is as fast as the next (ADR 0015); --no-index leaves it to the first search.
-        read_models = EAGER_PROJECTIONS if args.no_index else ALL_PROJECTIONS
+        # The search index current when the import ends, so the first search is as fast as
+        # the next (ADR 0015); --no-index leaves it to the first search. Usage stays lazy
+        # (ADR 0014): the first `usage` fills it.
+        read_models = EAGER_PROJECTIONS if args.no_index else SEARCH_PROJECTIONS
         return WorkerProcesses(location, args.jobs, read_models)
 
     progress: ImportProgress | None = None

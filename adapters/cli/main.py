@@ -17,9 +17,11 @@ from threadline.adapters.cli import (
     commands,
     export_command,
     import_command,
+    mcp_command,
     restore_command,
     serve_command,
     session_commands,
+    usage_command,
     vacuum_command,
 )
 from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, UserError, location_for
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_parsers(sub)
     commands.add_parsers(sub)
     session_commands.add_parsers(sub)
+    usage_command.add_parsers(sub)
+    mcp_command.add_parsers(sub)
     serve_command.add_serve_parser(sub)
     export_command.add_export_parser(sub)
     restore_command.add_parsers(sub)

@@ -21,6 +21,7 @@ from threadline.adapters.persistence.postgres import PostgresBlobStore
 from threadline.adapters.persistence.postgres_connection import SCHEMA
 from threadline.adapters.persistence.read_model_recorder import (
     ReadModelRecorder,
+    usage_tables,
     write_statements,
 )
 from threadline.adapters.persistence.read_models import TRACKING_PREFIX
@@ -96,6 +97,7 @@ DDL = {
             version BIGINT)""",
         f"CREATE INDEX IF NOT EXISTS ledger_by_path ON {SCHEMA}.ledger (source_path)",
     ],
+    "usage": usage_tables(TEXT, "BIGINT", f"{SCHEMA}."),
     "search": [
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.search_items (
             thread_id {TEXT} NOT NULL,

@@ -25,12 +25,18 @@ from threadline.adapters.persistence.read_models import SCHEMA_VERSION, TABLES, 
 from threadline.application.history import SourceLines
 from threadline.application.row_changes import (
     AddToItemCount,
+    AddToUsageBucket,
     ClearHistory,
     ClearSearch,
+    ClearUsage,
+    ClearUsageBuckets,
+    CountMessageId,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
     InsertThread,
+    InsertUsage,
+    InsertUsageThread,
     LinkSpawnedThread,
     LinkSpawningCall,
     RecordImport,
@@ -38,7 +44,9 @@ from threadline.application.row_changes import (
     ResetItemCount,
     RowChange,
     TouchSource,
+    UncountMessageIds,
     UpdateSummary,
+    UpdateUsageThread,
 )
 
 
@@ -64,6 +72,8 @@ def write_statements(mark: str, prefix: str = "") -> dict[type[RowChange], str]:
         (key,) = change._fields
         return f"DELETE FROM {prefix}{table} WHERE {key} = {mark}"
 
+    b, ids = f"{prefix}usage_buckets", f"{prefix}usage_ids"
+    added = ", ".join(f"{c} = {b}.{c} + excluded.{c}" for c in AddToUsageBucket._fields[3:-2])
     return {
         InsertThread: insert("threads", InsertThread),
         UpdateSummary: update("threads", UpdateSummary),
@@ -83,7 +93,56 @@ def write_statements(mark: str, prefix: str = "") -> dict[type[RowChange], str]:
         RecordImport: update("ledger", RecordImport),
         TouchSource: update("ledger", TouchSource),
         ClearSearch: delete("search_items", ClearSearch),
+        # The usage read model (``application.usage``): a bucket and a message id's count
+        # add up as rows are written.
+        InsertUsage: insert("usage_messages", InsertUsage),
+        AddToUsageBucket: insert("usage_buckets", AddToUsageBucket)
+        + f" ON CONFLICT (thread_id, slot, model) DO UPDATE SET {added},"
+        f" first = CASE WHEN excluded.first < {b}.first THEN excluded.first ELSE {b}.first END,"
+        f" last = CASE WHEN excluded.last > {b}.last THEN excluded.last ELSE {b}.last END",
+        CountMessageId: f"INSERT INTO {ids} (message_id, copies) VALUES ({mark}, 1)"
+        f" ON CONFLICT (message_id) DO UPDATE SET copies = {ids}.copies + 1",
+        # The thread's rows, by message id, taken off the ids' counts.
+        UncountMessageIds: f"WITH gone AS (SELECT message_id, count(*) AS n"
+        f" FROM {prefix}usage_messages WHERE thread_id = {mark} AND message_id IS NOT NULL"
+        f" GROUP BY message_id) UPDATE {ids} SET copies = copies"
+        f" - (SELECT n FROM gone WHERE gone.message_id = {ids}.message_id)"
+        " WHERE message_id IN (SELECT message_id FROM gone)",
+        ClearUsage: delete("usage_messages", ClearUsage),
+        ClearUsageBuckets: delete("usage_buckets", ClearUsageBuckets),
+        # A thread imported again under the same id (a store rebuilt by hand) replaces its row.
+        InsertUsageThread: insert("usage_threads", InsertUsageThread)
+        + " ON CONFLICT (thread_id) DO UPDATE SET agent = excluded.agent, cwd = excluded.cwd,"
+        " title = excluded.title, parent_thread_id = excluded.parent_thread_id,"
+        " sidechain = excluded.sidechain",
+        UpdateUsageThread: f"UPDATE {prefix}usage_threads"
+        f" SET cwd = coalesce({mark}, cwd), title = {mark} WHERE thread_id = {mark}",
     }
+
+
+def usage_tables(text: str, integer: str, prefix: str = "") -> list[str]:
+    """The usage read model's CREATE statements, with a dialect's text and integer types."""
+    numbers = ", ".join(f"{c} {integer} NOT NULL" for c in AddToUsageBucket._fields[3:-3])
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {prefix}usage_messages (
+            thread_id {text} NOT NULL, position {integer} NOT NULL, message_id {text},
+            timestamp {text} NOT NULL, slot {text} NOT NULL, model {text} NOT NULL, {numbers},
+            PRIMARY KEY (thread_id, position))""",
+        f"CREATE INDEX IF NOT EXISTS usage_messages_by_id ON {prefix}usage_messages (message_id)",
+        # How many rows each message id has; the few that have more than one are indexed, so
+        # a report finds the copies without reading every id.
+        f"""CREATE TABLE IF NOT EXISTS {prefix}usage_ids (
+            message_id {text} PRIMARY KEY, copies {integer} NOT NULL)""",
+        f"CREATE INDEX IF NOT EXISTS usage_ids_copied ON {prefix}usage_ids (message_id)"
+        " WHERE copies > 1",
+        f"""CREATE TABLE IF NOT EXISTS {prefix}usage_buckets (
+            thread_id {text} NOT NULL, slot {text} NOT NULL, model {text} NOT NULL, {numbers},
+            messages {integer} NOT NULL, first {text} NOT NULL, last {text} NOT NULL,
+            PRIMARY KEY (thread_id, slot, model))""",
+        f"""CREATE TABLE IF NOT EXISTS {prefix}usage_threads (
+            thread_id {text} PRIMARY KEY, agent {text} NOT NULL, cwd {text},
+            title {text} NOT NULL, parent_thread_id {text}, sidechain INTEGER NOT NULL)""",
+    ]
 
 
 class ReadModelRecorder(TrackingRecorder):

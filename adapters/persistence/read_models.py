@@ -15,13 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from threadline.application.views import ReadModels, Row, StoreNotFoundError
+from threadline.application.row_changes import AddToUsageBucket, InsertUsage
+from threadline.application.views import (
+    ReadModelMissingError,
+    ReadModels,
+    Row,
+    StoreNotFoundError,
+)
 
 if TYPE_CHECKING:
     from threadline.adapters.persistence.compression import BlobPage
     from threadline.application.read_queries import ThreadQuery
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
@@ -29,6 +35,7 @@ TABLES = {
     "threads": ("threads", "spawns"),
     "history": ("history",),
     "ledger": ("ledger",),
+    "usage": ("usage_messages", "usage_buckets", "usage_ids", "usage_threads"),
     "search": ("search_items",),
 }
 """Each projection's tables (a store may add its own, as SQLite's FTS5 index)."""
@@ -139,6 +146,50 @@ class ReadModelQueries(ReadModels):
         if row is None:
             raise KeyError(f"no blob {key}")
         return open_blob(row[0])
+
+    def usage_buckets(
+        self, cwds: Sequence[str], sources: Sequence[str], by_thread: bool = True
+    ) -> list[Row]:
+        filters, params = [], list[Any]()
+        if cwds:
+            filters.append(f"t.cwd IN ({', '.join('?' * len(cwds))})")
+            params.extend(cwds)
+        if sources:
+            filters.append(f"t.agent IN ({', '.join('?' * len(sources))})")
+            params.extend(sources)
+        joined = " FROM usage_buckets b"
+        if filters:
+            joined += " JOIN usage_threads t ON t.thread_id = b.thread_id"
+            joined += " WHERE " + " AND ".join(filters)
+        if by_thread:
+            columns = ", ".join(f"b.{c}" for c in AddToUsageBucket._fields)
+            return self._usage(f"SELECT {columns}{joined}", params)
+        sums = ", ".join(f"sum(b.{c}) AS {c}" for c in AddToUsageBucket._fields[3:-2])
+        return self._usage(
+            f"SELECT '' AS thread_id, b.slot, b.model, {sums},"
+            f" min(b.first) AS first, max(b.last) AS last{joined} GROUP BY b.slot, b.model",
+            params,
+        )
+
+    def usage_copies(self) -> list[Row]:
+        columns = ", ".join(f"m.{c}" for c in InsertUsage._fields)
+        return self._usage(
+            f"SELECT {columns}, coalesce(t.sidechain, 0) AS sidechain FROM usage_messages m"
+            " LEFT JOIN usage_threads t ON t.thread_id = m.thread_id"
+            # The partial index lists the ids of more than one row: none read when none.
+            " WHERE m.message_id IN (SELECT message_id FROM usage_ids WHERE copies > 1)"
+        )
+
+    def usage_threads(self) -> list[Row]:
+        return self._usage(
+            "SELECT thread_id, agent, cwd, title, parent_thread_id FROM usage_threads"
+        )
+
+    def _usage(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        try:
+            return self._select(sql, params)
+        except self.not_ready as exc:
+            raise ReadModelMissingError("the usage read model's tables are missing") from exc
 
     def _scalar(self, sql: str) -> Any:
         row = self.execute(sql).fetchone()

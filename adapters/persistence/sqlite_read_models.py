@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
-from threadline.adapters.persistence.read_model_recorder import ReadModelRecorder
+from threadline.adapters.persistence.read_model_recorder import ReadModelRecorder, usage_tables
 from threadline.adapters.persistence.read_models import TABLES, TRACKING_PREFIX
 from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
 from threadline.application.history import SourceLines
@@ -83,6 +83,7 @@ DDL = {
     ],
 }
 
+DDL["usage"] = usage_tables("TEXT", "INTEGER")
 DDL["search"] = [
     # No index on thread_id: only a rewrite (rare) deletes by it, and a scan of ~100k
     # rows costs less than keeping an index during a rebuild.

@@ -18,8 +18,8 @@ import orjson
 
 from threadline.application import views
 from threadline.application.read_queries import (
-    ALL_PROJECTIONS,
     EAGER_PROJECTIONS,
+    SEARCH_PROJECTIONS,
     BadQueryError,
     Cursor,
     SearchQuery,
@@ -155,16 +155,12 @@ class Reader:
     def session(self, search: bool = False) -> Iterator[Session]:
         from threadline.adapters.queries import open_queries
 
-        names: Sequence[str] = ALL_PROJECTIONS if search else EAGER_PROJECTIONS
+        names: Sequence[str] = SEARCH_PROJECTIONS if search else EAGER_PROJECTIONS
         opened = views.up_to_date(lambda: open_queries(self.location), self._catch_up, names)
         with closing(opened) as queries:
             yield Session(queries)
 
     def _catch_up(self, names: Sequence[str]) -> None:
-        from threadline.adapters.store import open_store
+        from threadline.adapters.queries import catch_up
 
-        store = open_store(self.location)
-        try:
-            store.catch_up(names=list(names))
-        finally:
-            store.close()
+        catch_up(self.location, names)

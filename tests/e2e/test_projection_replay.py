@@ -114,7 +114,7 @@ def test_rebuilding_every_projection_gives_the_incrementally_maintained_rows(
     result = run_cli("rebuild", home=home)
 
     assert result.returncode == 0, result.stderr
-    assert "rebuilt threads, history, ledger, search" in result.stderr
+    assert "rebuilt threads, history, ledger, usage, search" in result.stderr
     assert all_rows(home) == incremental
 
 
@@ -304,6 +304,6 @@ def test_rebuild_shows_a_progress_bar_on_a_terminal_only(
 
     assert done.returncode == 0
     assert b"rebuilding" in shown
-    assert b"rebuilt threads, history, ledger, search" in shown
+    assert b"rebuilt threads, history, ledger, usage, search" in shown
     piped = run_cli("rebuild", home=home)
     assert "rebuilding" not in piped.stderr

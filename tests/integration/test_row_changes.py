@@ -22,12 +22,18 @@ from threadline.application.read_queries import SearchQuery, ThreadQuery
 from threadline.application.row_changes import (
     ROW_CHANGES,
     AddToItemCount,
+    AddToUsageBucket,
     ClearHistory,
     ClearSearch,
+    ClearUsage,
+    ClearUsageBuckets,
+    CountMessageId,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
     InsertThread,
+    InsertUsage,
+    InsertUsageThread,
     LinkSpawnedThread,
     LinkSpawningCall,
     RecordImport,
@@ -35,8 +41,11 @@ from threadline.application.row_changes import (
     ResetItemCount,
     RowChange,
     TouchSource,
+    UncountMessageIds,
     UpdateSummary,
+    UpdateUsageThread,
 )
+from threadline.application.usage import bucket_rows, message_row
 
 pytestmark = pytest.mark.both_stores
 
@@ -52,6 +61,11 @@ def test_every_kind_of_change_but_search_has_a_statement_with_a_value_for_each_f
 def test_a_new_thread_has_the_summary_columns_in_the_order_an_update_sets_them() -> None:
     # The projection makes one from the other: InsertThread(thread_id, *summary[:-1], ...).
     assert InsertThread._fields[1 : len(UpdateSummary._fields)] == UpdateSummary._fields[:-1]
+
+
+def test_a_usage_bucket_has_the_numbers_of_a_usage_row_in_the_same_order() -> None:
+    # The projection adds rows up into buckets by position: AddToUsageBucket(*key, *sums, ...).
+    assert AddToUsageBucket._fields[3:-3] == InsertUsage._fields[6:]
 
 
 def test_a_run_of_one_kind_is_one_batch_and_the_order_is_kept() -> None:
@@ -185,5 +199,72 @@ def test_what_each_kind_of_change_writes_the_queries_read_back(store: Any) -> No
         assert queries.recorded_versions() == {"/s/parent.jsonl": (10, 30, "parent")}
         found = queries.search(SearchQuery("zanzibar"))
         assert [(r["thread_id"], r["position"]) for r in found] == [("parent", 0)]
+    finally:
+        queries.close()
+
+
+def test_the_usage_changes_add_up_and_a_rewrite_takes_a_threads_rows_out(store: Any) -> None:
+    def answer(thread: str, position: int, message_id: str, at: str, output: int) -> Any:
+        item = {
+            "type": "assistant",
+            "timestamp": at,
+            "message_id": message_id,
+            "model": "claude-sonnet-4-5",
+            "usage": {"input_tokens": 1, "output_tokens": output},
+        }
+        return message_row(thread, position, item)
+
+    rows = [
+        answer("a", 0, "m1", "2026-12-01T10:01:00.000000Z", 5),
+        answer("a", 1, "m2", "2026-12-01T10:14:00.000000Z", 7),
+        answer("b", 0, "m1", "2026-12-01T10:02:00.000000Z", 5),  # a copy of a's first
+    ]
+    store.read_models.apply(
+        [
+            InsertUsageThread("a", "claude_code", None, "", None, 0),
+            InsertUsageThread("b", "claude_code", "/w", "B", "a", 1),
+            UpdateUsageThread("/w", "A", "a"),
+            UpdateUsageThread(None, "B2", "b"),  # no cwd: the one kept
+            *rows[:2],
+            *bucket_rows(rows[:2]),
+            rows[2],
+            *bucket_rows(rows[2:]),
+            *(CountMessageId(r.message_id) for r in rows),
+        ],
+        {"usage": 1},
+    )
+
+    queries = open_queries(store.location)
+    try:
+        threads = {t["thread_id"]: t for t in queries.usage_threads()}
+        assert (threads["a"]["cwd"], threads["a"]["title"]) == ("/w", "A")
+        assert (threads["b"]["cwd"], threads["b"]["title"]) == ("/w", "B2")
+        [bucket] = [b for b in queries.usage_buckets((), ()) if b["thread_id"] == "a"]
+        assert (bucket["output_tokens"], bucket["messages"]) == (12, 2)
+        assert (bucket["first"], bucket["last"]) == (
+            "2026-12-01T10:01:00.000Z",
+            "2026-12-01T10:14:00.000Z",
+        )
+        [added] = queries.usage_buckets((), (), by_thread=False)
+        assert (added["thread_id"], int(added["output_tokens"]), int(added["messages"])) == (
+            "",
+            17,
+            3,
+        )
+        assert {(c["thread_id"], c["sidechain"]) for c in queries.usage_copies()} == {
+            ("a", 0),
+            ("b", 1),
+        }
+        assert [b["thread_id"] for b in queries.usage_buckets(("/w",), ("codex",))] == []
+    finally:
+        queries.close()
+
+    store.read_models.apply(
+        [UncountMessageIds("b"), ClearUsage("b"), ClearUsageBuckets("b")], {"usage": 2}
+    )
+    queries = open_queries(store.location)
+    try:
+        assert queries.usage_copies() == []
+        assert [b["thread_id"] for b in queries.usage_buckets((), ())] == ["a"]
     finally:
         queries.close()

@@ -15,8 +15,10 @@ from threadline.application.read_queries import (
     SearchQuery,
     ThreadQuery,
 )
+from threadline.application.usage import bucket_rows, load_prices, message_row
 from threadline.application.views import (
     AmbiguousThreadError,
+    ReadModelMissingError,
     ReadModels,
     StoreNotFoundError,
     ThreadNotFoundError,
@@ -92,6 +94,45 @@ class InMemoryReadModels:
     def blob(self, key: str) -> bytes:
         raise KeyError(key)
 
+    usage_missing = False
+    """As if the usage tables were not there (an older usage read model's)."""
+
+    def usage_buckets(
+        self, cwds: Sequence[str], sources: Sequence[str], by_thread: bool = True
+    ) -> list[Row]:
+        if self.usage_missing:
+            raise ReadModelMissingError("no usage tables")
+        # Without by_thread, every thread's rows added up under thread id "".
+        rows = [message_row(t if by_thread else "", 0, USAGE_ITEM) for t in ("parent", "child")]
+        return [b._asdict() for b in bucket_rows(r for r in rows if r is not None)]
+
+    def usage_copies(self) -> list[Row]:
+        # One response, in the parent and replayed in its sub-agent: the parent's counts.
+        return [usage_row("parent", 0), usage_row("child", 0) | {"sidechain": 1}]
+
+    def usage_threads(self) -> list[Row]:
+        return [
+            {"thread_id": "parent", "agent": "claude-code", "cwd": "/w", "title": "P"}
+            | {"parent_thread_id": None},
+            {"thread_id": "child", "agent": "claude-code", "cwd": "/w", "title": "C"}
+            | {"parent_thread_id": "parent"},
+        ]
+
+
+USAGE_ITEM = {
+    "type": "assistant",
+    "timestamp": "2026-10-05T14:02:00.000000Z",
+    "message_id": "msg_1",
+    "model": "claude-sonnet-4-5",
+    "usage": {"input_tokens": 10, "output_tokens": 20},
+}
+
+
+def usage_row(thread_id: str, position: int) -> Row:
+    row = message_row(thread_id, position, USAGE_ITEM)
+    assert row is not None
+    return row._asdict() | {"sidechain": 0}
+
 
 class Opener:
     """Opens in-memory read models, each behind on ``behind`` until ``catch_up``."""
@@ -112,6 +153,17 @@ class Opener:
     def catch_up(self, names: Sequence[str]) -> None:
         self.caught_up.append(list(names))
         self.behind, self.store = [], True
+
+    def rebuild(self, names: Sequence[str]) -> None:
+        self.caught_up.append(["rebuilt", *names])
+        self.missing = False
+
+    missing = False
+
+    def open_usage(self) -> ReadModels:
+        read_models = self.open()
+        read_models.usage_missing = self.missing  # type: ignore[attr-defined]
+        return read_models
 
 
 def test_read_models_that_have_seen_every_event_are_read_as_they_are() -> None:
@@ -208,3 +260,35 @@ def test_the_ledger_is_the_read_models_ledger() -> None:
     assert views.ledger(InMemoryReadModels()) == [
         {"source_path": "/p/a.jsonl", "outcome": "imported"}
     ]
+
+
+PRICES = load_prices(
+    '{"models": {"claude-sonnet-4-5": {"input": 3, "output": 15,'
+    ' "cache_write": 3.75, "cache_read": 0.3}}}'
+)
+
+
+def test_usage_catches_up_the_usage_read_model_and_counts_a_replayed_response_once() -> None:
+    opener = Opener(behind=["usage"])
+
+    report = views.usage(
+        opener.open_usage, opener.catch_up, opener.rebuild, PRICES, "session", timezone="UTC"
+    )
+
+    assert opener.caught_up == [["usage"]]
+    assert all(r.closed for r in opener.opened)
+    [row] = report["rows"]
+    assert (row["thread_id"], row["title"]) == ("parent", "P")
+    assert (row["input_tokens"], row["output_tokens"], row["messages"]) == (10, 20, 1)
+    assert report["totals"]["cost"] == pytest.approx((10 * 3 + 20 * 15) / 1e6)
+
+
+def test_usage_tables_that_are_missing_are_rebuilt_and_read_again() -> None:
+    opener = Opener()
+    opener.missing = True
+
+    report = views.usage(opener.open_usage, opener.catch_up, opener.rebuild, PRICES)
+
+    assert opener.caught_up == [["rebuilt", "usage"]]
+    assert len(opener.opened) == 2 and all(r.closed for r in opener.opened)
+    assert report["totals"]["messages"] == 1
