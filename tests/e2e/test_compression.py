@@ -70,7 +70,7 @@ def test_an_import_leaves_the_search_index_current_unless_told_not_to(
 ) -> None:
     from threadline.adapters.home import resolve_location
     from threadline.adapters.queries import open_queries
-    from threadline.application.read_queries import ALL_PROJECTIONS
+    from threadline.application.read_queries import SEARCH_PROJECTIONS
 
     other = new_home("no-index-home")
     assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
@@ -79,7 +79,7 @@ def test_an_import_leaves_the_search_index_current_unless_told_not_to(
     def behind(h: Path) -> bool:
         queries = open_queries(resolve_location(str(h), _DATABASES.get(h)))
         try:
-            return bool(queries.is_behind(ALL_PROJECTIONS))
+            return bool(queries.is_behind(SEARCH_PROJECTIONS))
         finally:
             queries.close()
 
