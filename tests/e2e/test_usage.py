@@ -191,7 +191,7 @@ def test_the_same_conversation_at_two_locations_counts_once(tmp_path: Path, home
     imported(home, tmp_path / "laptop" / ".claude", tmp_path / "backup" / ".claude")
 
     threads = run_cli("threads", "--json", home=home).json()
-    assert len(threads) == 2  # two sources, each its own thread
+    assert len(threads) == 1  # one conversation, one thread, wherever its file lives (ADR 0011)
     assert totals(home) == {"input": 70, "output": 7, "cache_creation": 0, "cache_read": 0}
     assert totals(home, "--cwd", conv.cwd or "") == totals(home)
     assert usage(home, "project")["totals"]["input_tokens"] == 70
@@ -318,10 +318,12 @@ def test_a_rewritten_copy_still_counts_once(tmp_path: Path, home: Path) -> None:
     write_transcript(there, conv.records + more.records)
     imported(home, tmp_path / "backup" / ".claude")
     assert totals(home) == {"input": 75, "output": 8, "cache_creation": 0, "cache_read": 0}
-    # And rewritten once more without them: the laptop's copy still counts them, once.
+    # And rewritten once more without them, ending as late: one conversation is one thread
+    # (ADR 0011), which keeps the version that ends latest, so usage is that version's
+    # (the laptop's older copy stays in the event history and is not counted again).
     write_transcript(there, more.records)
     imported(home, tmp_path / "backup" / ".claude")
-    assert totals(home) == {"input": 75, "output": 8, "cache_creation": 0, "cache_read": 0}
+    assert totals(home) == {"input": 5, "output": 1, "cache_creation": 0, "cache_read": 0}
 
 
 @pytest.mark.sqlite_only
