@@ -96,8 +96,9 @@ def usage_table(report: dict[str, Any], stream: TextIO | None = None) -> None:
     first = _FIRST[kind]
     label = {"session": "title", "model": "messages"}.get(kind, "models")
     columns = [first, label, *_NUMBERS]
-    cells = [_cells(kind, r[KEY_NAMES[kind]], r, r, first, label) for r in report["rows"]]
-    total = _cells(kind, "total", report["totals"], None, first, label)
+    places = cost_places([r["cost"] for r in report["rows"]])
+    cells = [_cells(kind, r[KEY_NAMES[kind]], r, r, first, label, places) for r in report["rows"]]
+    total = _cells(kind, "total", report["totals"], None, first, label, places)
     widths = {c: max([len(c), *(len(r[c]) for r in [*cells, total])]) for c in columns}
     flexible_columns = ((first, 10),) if kind == "model" else ((label, 12), (first, 10))
     for flexible, least in flexible_columns:
@@ -129,6 +130,7 @@ def _cells(
     row: dict[str, Any] | None,
     first: str,
     label: str,
+    places: int,
 ) -> dict[str, str]:
     """A row's cells (``t``: its totals, the row itself or the report's totals)."""
     if kind == "session" and row is not None:
@@ -141,8 +143,7 @@ def _cells(
             second = " ".join((row.get("title") or "").split())
         else:
             second = ", ".join(_short_model(m["model"]) for m in row["models"])
-    cost = t["cost"]
-    shown = f"${cost:,.2f}" if cost >= 0.01 or not cost else f"${cost:.4f}"
+    shown = f"${t['cost']:,.{places}f}"
     return {
         first: key,
         label: second,
@@ -154,6 +155,13 @@ def _cells(
         "total": f"{t['total_tokens']:,}",
         "cost": shown + (" +?" if t["unpriced_models"] else ""),
     }
+
+
+def cost_places(costs: list[float]) -> int:
+    """Decimal places for a cost column: cents, or four places for all of it when some
+    row costs less than a cent but not nothing (so no row reads $0.00 and the column
+    lines up)."""
+    return 4 if any(0 < cost < 0.005 for cost in costs) else 2
 
 
 def _short_model(model: str) -> str:
