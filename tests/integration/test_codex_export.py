@@ -212,15 +212,26 @@ def test_export_twice_writes_nothing_new(
     assert f"/sessions/{created:%Y/%m/%d}/rollout-{created:%Y-%m-%dT%H-%M-%S}-" in first.path
 
 
+def _read(path: str) -> Any:
+    st = os.stat(path)
+    return CodexReader().read(SourceFile("codex", path, st.st_size, st.st_mtime_ns), None, _Blobs())
+
+
+def _without_marker(path: str) -> None:
+    """The rollout as if another tool had written it: no ``threadline`` field in its meta."""
+    first, *rest = Path(path).read_bytes().splitlines(keepends=True)
+    record = json.loads(first)
+    del record["payload"]["threadline"]
+    Path(path).write_bytes(json.dumps(record).encode() + b"\n" + b"".join(rest))
+
+
 def test_exported_rollout_reads_back_with_structured_tool_calls(
     store: tuple[Path, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     row, items = _thread(store, "Fix stale forecast cache after midnight")
     result = export_thread(row, items, str(tmp_path / ".codex"))
-    st = os.stat(result.path)
-    read = CodexReader().read(
-        SourceFile("codex", result.path, st.st_size, st.st_mtime_ns), None, _Blobs()
-    )
+    _without_marker(result.path)
+    read = _read(result.path)
     assert not read.problems and read.main is not None
     thread = read.main
     assert thread.summary.title == row["title"]  # the session_index.jsonl name
