@@ -272,3 +272,37 @@ def test_real_codex_reads_threads_exported_from_codex_opencode_and_gemini(
             assert users == expected, name
     finally:
         server.close()
+
+
+# -- what our reader makes of an exported rollout --------------------------------------------
+
+
+def test_an_exported_rollout_is_read_as_a_copy_of_its_thread_and_what_codex_adds_as_its_own(
+    store: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    row, items = _thread(store, "Hourly forecast endpoint")
+    result = export_thread(row, items, str(tmp_path / ".codex"))
+    copy = _read(result.path)
+    assert copy.main is None and not copy.problems  # the thread's own lines: no thread
+
+    def line(kind: str, payload: dict[str, Any]) -> bytes:
+        stamp = "2026-10-06T08:00:00.000Z"
+        return json.dumps({"timestamp": stamp, "type": kind, "payload": payload}).encode() + b"\n"
+
+    with open(result.path, "ab") as f:  # the user went on with the thread in Codex
+        f.write(line("event_msg", {"type": "task_started", "turn_id": "t2"}))
+        f.write(line("event_msg", {"type": "user_message", "message": "And a daily one?"}))
+        f.write(line("event_msg", {"type": "agent_message", "message": "Added /daily."}))
+        f.write(line("event_msg", {"type": "task_complete", "turn_id": "t2"}))
+    went_on = _read(result.path)
+    assert went_on.main is not None and not went_on.problems
+    thread = went_on.main
+    said = [(type(i).__name__, i.parts[0]) for i in thread.items if hasattr(i, "parts")]
+    assert said == [("UserMessage", "And a daily one?"), ("AssistantMessage", "Added /daily.")]
+    assert thread.lineage is not None  # type: ignore[attr-defined]
+    lineage = thread.lineage  # type: ignore[attr-defined]
+    assert (lineage.kind, lineage.agent, lineage.conversation_id) == (
+        "imported",
+        "claude-code",
+        row["source_session_id"],
+    )
