@@ -133,6 +133,8 @@ class Session(Aggregate):
         self.archived = False
         self.continued_from: UUID | None = None
         self.forked_from: UUID | None = None
+        self.exports: dict[tuple[str, str], str] = {}
+        """(target, id there) -> the sha256 of the content last exported there."""
 
     class SessionConfigured(Aggregate.Created):
         """A live session started here: a second created event beside ``SessionImported``.
@@ -251,6 +253,21 @@ class Session(Aggregate):
         if self.user_title is None:
             return summary
         return summary.model_copy(update={"title": self.user_title, "title_source": "user"})
+
+    # -- exports -------------------------------------------------------------
+
+    def record_export(self, agent: str, target: str, rollout_id: str, sha256: str) -> bool:
+        """The thread was written for ``agent`` (``codex``) into ``target`` (its home) as
+        ``rollout_id``, the content hashing to ``sha256``; False, and no event, when that
+        content was recorded there before."""
+        if self.exports.get((target, rollout_id)) == sha256:
+            return False
+        self._exported(agent=agent, target=target, rollout_id=rollout_id, sha256=sha256)
+        return True
+
+    @event("Exported")
+    def _exported(self, agent: str, target: str, rollout_id: str, sha256: str) -> None:
+        self.exports[(target, rollout_id)] = sha256
 
     # -- lineage -------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """``threadline export THREAD --format html|markdown|json``: one thread as a document,
-its sub-agent threads included where they were spawned."""
+its sub-agent threads included where they were spawned; ``--format codex``: the thread
+as a Codex rollout in a Codex home, recorded on the thread (``application/exports.py``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,26 @@ import argparse
 import sys
 from typing import Any
 
-FORMATS = ("html", "markdown", "json")
+FORMATS = ("html", "markdown", "json", "codex")
 
 
 def add_export_parser(sub: Any) -> None:
-    p = sub.add_parser("export", help="write one thread as HTML, Markdown or JSON")
+    p = sub.add_parser("export", help="write one thread as HTML, Markdown, JSON or for Codex")
     p.add_argument("thread_id", metavar="THREAD", help="a thread id (a unique prefix is enough)")
-    p.add_argument("--format", choices=FORMATS, default="html", help="(default html)")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="html",
+        help="(default html) codex: a rollout the Codex CLI lists, reads and resumes",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument(
+        "--codex-home",
+        metavar="DIR",
+        help="with --format codex: the Codex home to write into (default $CODEX_HOME, "
+        "else ~/.codex)",
+    )
+    p.add_argument("--json", action="store_true", help="with --format codex: what was done")
     p.add_argument("--no-subagents", action="store_true", help="leave the sub-agent threads out")
     p.set_defaults(run=cmd_export)
 
@@ -26,6 +39,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from threadline.adapters.cli.common import EXIT_OK, EXIT_PROBLEMS, UserError
     from threadline.adapters.web.reading import NotFoundError, Reader
 
+    if (args.codex_home or args.json) and args.format != "codex":
+        raise UserError("--codex-home and --json go with --format codex")
+    if args.output and args.format == "codex":
+        raise UserError("--format codex writes into a Codex home (--codex-home), not -o")
     reader = Reader(args.home, args.database_url)
     with reader.session() as session:
         from threadline.application import views
@@ -37,11 +54,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         except views.AmbiguousThreadError as exc:
             raise UserError(str(exc)) from exc
         try:
-            document = _document(session, thread_id, not args.no_subagents, set())
+            if args.format == "codex":
+                thread, items = session.thread(thread_id), session.items(thread_id)
+            else:
+                document = _document(session, thread_id, not args.no_subagents, set())
         except NotFoundError as exc:
             raise UserError(f"no thread {exc}", EXIT_PROBLEMS) from exc
         if args.format == "html":
             data = _html(session, document).encode()
+    if args.format == "codex":
+        return _export_codex(args, thread, items)
     if args.format == "markdown":
         data = _markdown(document).encode()
     elif args.format == "json":
@@ -49,6 +71,68 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         data = orjson.dumps(_json(document), option=orjson.OPT_INDENT_2) + b"\n"
     _write(args.output, data)
+    return EXIT_OK
+
+
+def _export_codex(args: argparse.Namespace, thread: Row, items: list[Row]) -> int:
+    """Write the rollout, record the export on the thread, say what was done."""
+    import os
+    from uuid import UUID
+
+    from eventsourcing.application import AggregateNotFoundError
+
+    from threadline.adapters.cli.common import (
+        EXIT_FAILED,
+        EXIT_OK,
+        EXIT_PROBLEMS,
+        UserError,
+        print_json,
+        store_for,
+    )
+    from threadline.adapters.codex import AGENT
+    from threadline.adapters.codex.discovery import default_roots
+    from threadline.adapters.codex.export import ContinuedInCodexError
+    from threadline.adapters.codex.export import export_thread as write_rollout
+    from threadline.application.exports import Written, export_thread
+
+    home = os.path.abspath(args.codex_home or default_roots()[0])
+
+    def write() -> Written:
+        done = write_rollout(thread, items, home)
+        return Written(
+            agent=AGENT,
+            target=home,
+            rollout_id=done.codex_thread_id,
+            path=done.path,
+            sha256=done.sha256,
+            written=done.written or done.name_written,
+        )
+
+    with store_for(args) as store:
+        try:
+            result = export_thread(store.app, UUID(thread["thread_id"]), write)
+        except AggregateNotFoundError as exc:
+            raise UserError(f"no thread {thread['thread_id']} in the store", EXIT_PROBLEMS) from exc
+        except ContinuedInCodexError as exc:
+            raise UserError(str(exc), EXIT_PROBLEMS) from exc
+        except OSError as exc:
+            where = exc.filename or home
+            raise UserError(f"cannot write to {where}: {exc.strerror or exc}", EXIT_FAILED) from exc
+    out = result.written
+    if args.json:
+        print_json(
+            {
+                "thread_id": thread["thread_id"],
+                "codex_home": out.target,
+                "codex_thread_id": out.rollout_id,
+                "path": out.path,
+                "written": out.written,
+                "recorded": result.recorded,
+            }
+        )
+    else:
+        said = "exported to" if out.written else "already exported, unchanged:"
+        print(f"{thread['thread_id'][:8]} {said} {out.path}")
     return EXIT_OK
 
 

@@ -14,7 +14,13 @@ summaries as ``reasoning`` items, tool calls as ``function_call`` /
 ``function_call_output`` rather than flattened text, ``task_complete``), every
 line stamped with the item's real time. The rollout's id and content depend only
 on the thread, so exporting twice writes nothing new; a thread that grew is
-written again under the same name.
+written again under the same name, unless Codex continued the rollout since (then
+``ContinuedInCodexError``: what Codex added is never overwritten).
+
+The ``session_meta`` line names the thread it was written from (``threadline``:
+the thread id, its agent and conversation id, and how many lines the export wrote),
+so that our reader knows these lines for a copy of that thread (ADR 0013, "Out to
+Codex"). Codex ignores the field and keeps it when it resumes the thread.
 """
 
 from __future__ import annotations
@@ -44,6 +50,12 @@ class CodexExport:
     written: bool
     """False when the same rollout and name were already there."""
     name_written: bool
+    sha256: str
+    """Of the rollout's bytes: what the thread's ``Exported`` event records."""
+
+
+class ContinuedInCodexError(Exception):
+    """The rollout holds lines Codex added after an export: it is not written over."""
 
 
 def codex_thread_id(thread_id: str, created_at: datetime | None) -> str:
@@ -80,6 +92,7 @@ def export_thread(
     directory = os.path.join(codex_home, "sessions", f"{day:%Y}", f"{day:%m}", f"{day:%d}")
     path = os.path.join(directory, f"rollout-{day:%Y-%m-%dT%H-%M-%S}-{cid}.jsonl")
     data = b"".join(orjson.dumps(line) + b"\n" for line in body)
+    check_not_continued(path)
     written = _write_if_changed(path, data)
     if written:
         # Codex takes a thread's "updated" time from its rollout's mtime: the real one.
@@ -87,7 +100,48 @@ def export_thread(
         os.utime(path, (stamp, stamp))
     title = str(row.get("title") or "").strip()
     name_written = _index_name(codex_home, cid, title, updated) if title else False
-    return CodexExport(path=path, codex_thread_id=cid, written=written, name_written=name_written)
+    return CodexExport(
+        path=path,
+        codex_thread_id=cid,
+        written=written,
+        name_written=name_written,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+MARKER = "threadline"
+"""The ``session_meta`` field that names the thread a rollout was exported from."""
+
+
+def export_marker(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The export marker of a ``session_meta`` payload, when it has a valid one."""
+    marker = meta.get(MARKER)
+    if not isinstance(marker, dict):
+        return None
+    lines = marker.get("lines")
+    if not isinstance(marker.get("thread_id"), str) or not isinstance(lines, int):
+        return None
+    return marker
+
+
+def check_not_continued(path: str) -> None:
+    """An exported rollout may be written again only while it holds the export's lines alone."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+            count = 1 + sum(1 for _ in f)
+    except FileNotFoundError:
+        return
+    try:
+        record = orjson.loads(first)
+        meta = record["payload"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        meta = None
+    marker = export_marker(meta) if isinstance(meta, Mapping) else None
+    if marker is None or count > marker["lines"]:
+        raise ContinuedInCodexError(
+            f"{path}: Codex has added to this rollout since it was exported; it is not written over"
+        )
 
 
 def rollout_lines(
@@ -121,6 +175,12 @@ def rollout_lines(
     for item in items:
         writer.item(item)
     writer.close()
+    meta[MARKER] = {
+        "thread_id": str(row.get("thread_id") or row.get("id") or ""),
+        "agent": row.get("source_agent"),
+        "conversation_id": row.get("source_session_id"),
+        "lines": len(out),
+    }
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from threadline.adapters.codex.export import export_marker
 from threadline.adapters.jsonl_pages import parse_line
 from threadline.adapters.source_support import (
     INLINE_JSON_BYTES,
@@ -161,6 +162,9 @@ class RolloutMapper:
         self._replay_by_time = False
         self._replayed: list[int] = []
         self.replayed_parent: str | None = None
+        self.exported_from: dict[str, Any] | None = None
+        """The export marker of a rollout ``threadline export`` wrote: the lines it names
+        are that thread's history, not new items (ADR 0013, "Out to Codex")."""
 
     # -- one line --------------------------------------------------------------
 
@@ -214,6 +218,8 @@ class RolloutMapper:
     ) -> None:
         if kind == "session_meta":
             self._session_meta(payload, ts, line.number)
+            return
+        if self.exported_from is not None and line.number <= self.exported_from["lines"]:
             return
         if self._replaying_from is not None:
             if self._replay_ends(kind, payload, ts):
@@ -269,6 +275,7 @@ class RolloutMapper:
             )
             m.agent_nickname = m.agent_nickname or _spawn(m.source, "agent_nickname")
             m.spawn_call_id = _spawn(m.source, "spawn_call_id")
+            self.exported_from = export_marker(p)
             if m.parent_thread_id or m.forked_from_id:
                 # A child may replay its parent's history first, with the parent's (earlier)
                 # times: those lines are the parent's, not new items of this thread.

@@ -15,7 +15,7 @@ from threadline.adapters.codex.discovery import codex_home_of, discover, find_ro
 from threadline.adapters.codex.mapping import RolloutMapper
 from threadline.adapters.git import git_info
 from threadline.adapters.jsonl_pages import read_pages
-from threadline.adapters.source_support import Lineage, LineageKind, LinkedThreadContent
+from threadline.adapters.source_support import Lineage, LineageKind, LinkedThreadContent, as_str
 from threadline.application.ports import (
     BlobStore,
     Problem,
@@ -71,6 +71,9 @@ class CodexReader:
     ) -> LinkedThreadContent | None:
         path = source.path
         items = mapper.built_items()
+        exported = mapper.exported_from
+        if exported is not None and not items:
+            return None  # a copy of a thread, and nothing more: that thread's already
         if not continuing and mapper.meta.id is None and not items:
             if mapper.records == 0 and not mapper.problems:
                 mapper.problem(0, "empty file; nothing to import")
@@ -97,6 +100,12 @@ class CodexReader:
                 parent_thread = imported_thread_id(AGENT, parent_path)
         if mapper.imported_marker and home and thread_id:
             lineage = _imported_from(home, thread_id) or lineage
+        if exported is not None:  # Codex went on from a thread exported to it
+            lineage = Lineage(
+                kind="imported",
+                agent=str(exported.get("agent") or ""),
+                conversation_id=as_str(exported.get("conversation_id")),
+            )
         names = _index_names(home).get(thread_id or "", []) if home else []
         custom = names[-1] if names else (mapper.thread_names[-1] if mapper.thread_names else None)
         first_prompt = mapper.first_prompt or ""

@@ -5,10 +5,8 @@ store, read back as ``show --json`` gives them (the thread row and its items, as
 ``application/history.py: thread_items`` returns them), exported with
 ``adapters/codex/export.py``, and then ``codex app-server`` (JSON-RPC over stdio)
 must list the thread with its name, cwd and timestamps and read its turns with
-the user and agent messages in order. The binary comes from ``$CODEX_BIN`` or the
-npm install ``bench/import_bench.py`` makes (``npm install --prefix
-/tmp/codex-peer @openai/codex@0.169.0``), or ``.ci/node_modules`` once CI installs
-it; without it these tests are skipped, unless ``THREADLINE_REQUIRE_CODEX=1``.
+the user and agent messages in order (``tests/codex_app_server.py`` finds the binary;
+without it these tests are skipped, and under ``CI=true`` they fail).
 """
 
 from __future__ import annotations
@@ -16,16 +14,15 @@ from __future__ import annotations
 import glob
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from codex_app_server import AppServer, message_texts, require_codex
 
 from threadline.adapters.codex.export import export_thread
 from threadline.adapters.codex.reader import CodexReader
@@ -34,25 +31,11 @@ from threadline.domain.items import AssistantMessage, ToolCall, ToolResult, User
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "claude"
-CODEX_BINARY = "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
-CODEX_CANDIDATES = [
-    os.environ.get("CODEX_BIN", ""),
-    str(REPO / ".ci" / CODEX_BINARY),
-    f"/tmp/codex-peer/{CODEX_BINARY}",
-    f"/tmp/codex-peer/npm/{CODEX_BINARY}",
-]
 
 
-def _codex() -> str | None:
-    return next((c for c in CODEX_CANDIDATES if c and os.access(c, os.X_OK)), None)
-
-
-CODEX = _codex()
-needs_codex = pytest.mark.skipif(
-    CODEX is None and os.environ.get("THREADLINE_REQUIRE_CODEX") != "1",
-    reason="the Codex CLI 0.169.0 binary is not installed (npm install --prefix /tmp/codex-peer "
-    "@openai/codex@0.169.0, or $CODEX_BIN); THREADLINE_REQUIRE_CODEX=1 makes this a failure",
-)
+@pytest.fixture
+def codex() -> str:
+    return require_codex()
 
 
 # -- a store with the sample threads -------------------------------------------------
@@ -87,104 +70,6 @@ def _thread(
     return row, shown["items"]
 
 
-# -- the app-server ------------------------------------------------------------------
-
-
-class AppServer:
-    """JSON-RPC 2.0 over stdio, one JSON object a line (the handshake of
-    ``../shared/bench/drive_codex_import.py``)."""
-
-    def __init__(self, codex: str, codex_home: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_"))}
-        env.update(
-            HOME=str(codex_home.parent), CODEX_HOME=str(codex_home), RUST_LOG="warn", NO_COLOR="1"
-        )
-        self.proc = subprocess.Popen(
-            [codex, "app-server", "--listen", "stdio://", "--disable", "plugins"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-        init = self.request(
-            "initialize",
-            {
-                "clientInfo": {
-                    "name": "threadline_tests",
-                    "title": "threadline",
-                    "version": "0.1.0",
-                },
-                "capabilities": {"experimentalApi": True, "requestAttestation": False},
-            },
-        )
-        assert "result" in init, init
-        self._send({"jsonrpc": "2.0", "method": "initialized"})
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            try:
-                self.messages.put(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-        self.messages.put(None)
-
-    def _send(self, message: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def request(self, method: str, params: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
-        self.next_id += 1
-        rid = self.next_id
-        self._send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
-        while True:
-            message = self.messages.get(timeout=timeout)
-            assert message is not None, "codex app-server exited"
-            if "method" in message and "id" in message:  # a request to us: we support none
-                self._send(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "error": {"code": -32601, "message": "no"},
-                    }
-                )
-            elif message.get("id") == rid:
-                return message
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _codex_server(codex_home: Path) -> AppServer:
-    assert CODEX is not None, "THREADLINE_REQUIRE_CODEX=1: the Codex CLI binary must be installed"
-    return AppServer(CODEX, codex_home)
-
-
-def _texts(turns: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    out = []
-    for turn in turns:
-        for item in turn.get("items", []):
-            kind = item.get("type")
-            if kind == "userMessage":
-                text = "".join(
-                    c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)
-                )
-                out.append(("user", text))
-            elif kind == "agentMessage":
-                out.append(("agent", item.get("text", "")))
-    return out
-
-
 # -- tests -------------------------------------------------------------------------------
 
 
@@ -212,15 +97,26 @@ def test_export_twice_writes_nothing_new(
     assert f"/sessions/{created:%Y/%m/%d}/rollout-{created:%Y-%m-%dT%H-%M-%S}-" in first.path
 
 
+def _read(path: str) -> Any:
+    st = os.stat(path)
+    return CodexReader().read(SourceFile("codex", path, st.st_size, st.st_mtime_ns), None, _Blobs())
+
+
+def _without_marker(path: str) -> None:
+    """The rollout as if another tool had written it: no ``threadline`` field in its meta."""
+    first, *rest = Path(path).read_bytes().splitlines(keepends=True)
+    record = json.loads(first)
+    del record["payload"]["threadline"]
+    Path(path).write_bytes(json.dumps(record).encode() + b"\n" + b"".join(rest))
+
+
 def test_exported_rollout_reads_back_with_structured_tool_calls(
     store: tuple[Path, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     row, items = _thread(store, "Fix stale forecast cache after midnight")
     result = export_thread(row, items, str(tmp_path / ".codex"))
-    st = os.stat(result.path)
-    read = CodexReader().read(
-        SourceFile("codex", result.path, st.st_size, st.st_mtime_ns), None, _Blobs()
-    )
+    _without_marker(result.path)
+    read = _read(result.path)
     assert not read.problems and read.main is not None
     thread = read.main
     assert thread.summary.title == row["title"]  # the session_index.jsonl name
@@ -252,16 +148,15 @@ def test_exported_rollout_reads_back_with_structured_tool_calls(
     )
 
 
-@needs_codex
 def test_real_codex_lists_and_reads_an_exported_claude_thread(
-    store: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+    store: tuple[Path, list[dict[str, Any]]], tmp_path: Path, codex: str
 ) -> None:
     codex_home = tmp_path / ".codex"
     exports = {}
     for title in ("Hourly forecast endpoint", "Fix stale forecast cache after midnight"):
         row, items = _thread(store, title)
         exports[title] = (row, items, export_thread(row, items, str(codex_home)))
-    server = _codex_server(codex_home)
+    server = AppServer(codex, codex_home)
     try:
         listed = server.request("thread/list", {"limit": 50})
         assert "result" in listed, listed
@@ -289,7 +184,7 @@ def test_real_codex_lists_and_reads_an_exported_claude_thread(
                     expected.append(("user", "\n\n".join(item["parts"])))
                 elif item["type"] == "assistant" and any(item["parts"]):
                     expected.append(("agent", "\n\n".join(item["parts"])))
-            assert _texts(turns) == expected
+            assert message_texts(turns) == expected
             assert len(turns) == len([e for e in expected if e[0] == "user"])
     finally:
         server.close()
@@ -332,8 +227,9 @@ def _domain_thread(reader: Any, path: Path) -> tuple[dict[str, Any], list[Any], 
     return row, read.main.items, SourceLines(blobs)
 
 
-@needs_codex
-def test_real_codex_reads_threads_exported_from_codex_opencode_and_gemini(tmp_path: Path) -> None:
+def test_real_codex_reads_threads_exported_from_codex_opencode_and_gemini(
+    tmp_path: Path, codex: str
+) -> None:
     from threadline.adapters.gemini.reader import GeminiReader
     from threadline.adapters.opencode.reader import OpenCodeReader
 
@@ -361,7 +257,7 @@ def test_real_codex_reads_threads_exported_from_codex_opencode_and_gemini(tmp_pa
             if isinstance(i, UserMessage) and not i.meta and any(i.parts)
         ]
         exported[name] = (result, row, expected)
-    server = _codex_server(codex_home)
+    server = AppServer(codex, codex_home)
     try:
         listed = server.request("thread/list", {"limit": 50})
         by_id = {t["id"]: t for t in listed["result"]["data"]}
@@ -372,7 +268,41 @@ def test_real_codex_reads_threads_exported_from_codex_opencode_and_gemini(tmp_pa
             got = server.request(
                 "thread/read", {"threadId": result.codex_thread_id, "includeTurns": True}
             )
-            users = [t for t in _texts(got["result"]["thread"]["turns"]) if t[0] == "user"]
+            users = [t for t in message_texts(got["result"]["thread"]["turns"]) if t[0] == "user"]
             assert users == expected, name
     finally:
         server.close()
+
+
+# -- what our reader makes of an exported rollout --------------------------------------------
+
+
+def test_an_exported_rollout_is_read_as_a_copy_of_its_thread_and_what_codex_adds_as_its_own(
+    store: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    row, items = _thread(store, "Hourly forecast endpoint")
+    result = export_thread(row, items, str(tmp_path / ".codex"))
+    copy = _read(result.path)
+    assert copy.main is None and not copy.problems  # the thread's own lines: no thread
+
+    def line(kind: str, payload: dict[str, Any]) -> bytes:
+        stamp = "2026-10-06T08:00:00.000Z"
+        return json.dumps({"timestamp": stamp, "type": kind, "payload": payload}).encode() + b"\n"
+
+    with open(result.path, "ab") as f:  # the user went on with the thread in Codex
+        f.write(line("event_msg", {"type": "task_started", "turn_id": "t2"}))
+        f.write(line("event_msg", {"type": "user_message", "message": "And a daily one?"}))
+        f.write(line("event_msg", {"type": "agent_message", "message": "Added /daily."}))
+        f.write(line("event_msg", {"type": "task_complete", "turn_id": "t2"}))
+    went_on = _read(result.path)
+    assert went_on.main is not None and not went_on.problems
+    thread = went_on.main
+    said = [(type(i).__name__, i.parts[0]) for i in thread.items if hasattr(i, "parts")]
+    assert said == [("UserMessage", "And a daily one?"), ("AssistantMessage", "Added /daily.")]
+    assert thread.lineage is not None  # type: ignore[attr-defined]
+    lineage = thread.lineage  # type: ignore[attr-defined]
+    assert (lineage.kind, lineage.agent, lineage.conversation_id) == (
+        "imported",
+        "claude-code",
+        row["source_session_id"],
+    )
