@@ -455,13 +455,15 @@ class LiveSession:
         self.failure = reason
         unsaved = self.next_position - first_unsaved
         self._pending = []
+        items = f"{unsaved} item{'s' if unsaved != 1 else ''}"
+        last = first_unsaved + unsaved - 1
+        at = f"position {last}" if unsaved == 1 else f"positions {first_unsaved}-{last}"
         self._announce(
             {
                 "type": "Error",
-                "message": f"failed to record items: {reason}; the session ends with "
-                f"{unsaved} items not saved (positions {first_unsaved}-"
-                f"{first_unsaved + unsaved - 1}); the thread keeps everything before them "
-                "and can be resumed",
+                "message": f"failed to record items: {reason}; the session ends, its last "
+                f"{items} ({at}) not saved; the thread keeps everything before them and "
+                "can be resumed",
             }
         )
 
