@@ -122,10 +122,10 @@ def test_a_write_lock_held_past_every_retry_fails_with_one_line_and_writes_nothi
 @pytest.fixture
 def short_store_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     import threadline.adapters.persistence.sqlite as sqlite
-    import threadline.application.importing as importing
+    import threadline.application.store_faults as store_faults
 
     monkeypatch.setattr(sqlite, "LOCK_TIMEOUT_SECONDS", 1)
-    monkeypatch.setattr(importing, "STORE_ATTEMPTS", 2)
+    monkeypatch.setattr(store_faults, "STORE_ATTEMPTS", 2)
 
 
 @pytest.fixture
