@@ -10,7 +10,12 @@ rules:
 - a new session whose store cannot be opened or written runs unpersisted, and
   an ``Error`` event follows ``SessionConfigured``;
 - a failed MCP manager, and each failed MCP server, is an ``Error`` event
-  after ``SessionConfigured``.
+  after ``SessionConfigured``;
+- a save is retried under the store's fault policy (``store_faults``) with the
+  events it writes held aside, so a failed try loses no item and skips no
+  version; a save that still fails ends the session (``LiveSession.failure``)
+  with an ``Error`` event, and what was saved before it stays readable and
+  resumable (ADR 0006).
 
 ``SessionConfigured`` always comes first. The initial context (the user
 instructions and the environment context) is recorded as one batch, on new
@@ -27,6 +32,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import IntegrityError
+
+from threadline.application.store_faults import store_error_reason, with_store_retries
 from threadline.application.threadline import Threadline
 from threadline.domain.items import Item, SystemNote, UserMessage
 from threadline.domain.session import Session, SessionSettings, check_cwd_is_absolute
@@ -38,6 +46,9 @@ FLUSH_AFTER_SECONDS = 0.1
 """Recorded items wait this long for others to share their write."""
 FLUSH_AT_ITEMS = 256
 """...unless this many are waiting."""
+SAVE_PATIENCE_SECONDS = 30.0
+"""A save's transient fault (a restarting server, a held lock) is retried for this long at
+least, and at least as often as an import's: a session, unlike an import, cannot be rerun."""
 
 
 # -- configuration and what the start-up tasks report -------------------------
@@ -126,6 +137,14 @@ class ResumeFailedError(Exception):
     pass
 
 
+class SessionEndedError(Exception):
+    """The store failed for good while the session ran: it records nothing more."""
+
+
+class ThreadChangedError(Exception):
+    """Another writer saved the versions a session's start-up meant to write."""
+
+
 # -- the use cases --------------------------------------------------------------
 
 
@@ -168,14 +187,15 @@ class Sessions:
         session.record_items(initial_context(config.settings, shell, session.item_count))
         if store is not None:
             try:
-                await asyncio.to_thread(store.app.record_session, session)
+                session = await asyncio.to_thread(save_session, store.app, session)
             except Exception as exc:
                 await asyncio.to_thread(store.close)
                 if resume:
                     await mcp.stop()
-                    raise ResumeFailedError(f"failed to resume thread {resume}: {exc}") from exc
+                    reason = store_error_reason(exc)
+                    raise ResumeFailedError(f"failed to resume thread {resume}: {reason}") from exc
                 store = None
-                errors.append(f"failed to persist the session: {exc}")
+                errors.append(f"failed to persist the session: {store_error_reason(exc)}")
         if store is None:
             session.collect_events()
 
@@ -244,6 +264,57 @@ class Sessions:
 
 
 _MESSAGES = ("user", "assistant")
+
+
+def save_session(
+    app: Threadline, session: Session, patience: float = SAVE_PATIENCE_SECONDS
+) -> Session:
+    """Save what ``session`` recorded since its last save; the session as saved.
+
+    The library's ``save`` takes the pending events off the aggregate before it writes,
+    so they are taken off here first and every try writes those same events: a failed
+    try loses none and skips no version. Transient faults are retried under the store's
+    policy for ``patience`` seconds; a conflict means the versions are taken: by an
+    earlier try that committed after all (then it is saved), or by another writer (then
+    the thread is reloaded and the items are recorded again after what it wrote). Raises
+    the store's error, or ``ThreadChangedError``, when it gives up.
+    """
+    events = session.collect_events()
+    saved = session
+
+    def attempt() -> None:
+        nonlocal saved, events
+        try:
+            app.save(*events)
+        except IntegrityError:
+            if _already_stored(app, events):
+                return
+            saved, events = _rebased(app, saved.id, events)
+            raise
+
+    if events:
+        with_store_retries(f"thread {session.id}", attempt, patience=patience)
+    return saved
+
+
+def _already_stored(app: Threadline, events: Sequence[Any]) -> bool:
+    first, last = events[0], events[-1]
+    stored = app.events.get(
+        first.originator_id, gt=first.originator_version - 1, lte=last.originator_version
+    )
+    return list(stored) == list(events)
+
+
+def _rebased(app: Threadline, thread_id: UUID, events: Sequence[Any]) -> tuple[Session, list[Any]]:
+    """The thread as stored now, with the items of ``events`` recorded after what it holds."""
+    if not all(isinstance(e, Session.ItemsRecorded) for e in events):  # type: ignore[attr-defined]
+        raise ThreadChangedError("another process wrote to the thread as this session started")
+    session: Session = app.repository.get(thread_id)
+    items = [item for e in events for item in e.items]
+    session.record_items(
+        [item.model_copy(update={"line": session.item_count + n}) for n, item in enumerate(items)]
+    )
+    return session, list(session.collect_events())
 
 
 def initial_context(settings: SessionSettings, shell: Shell, position: int) -> list[Item]:
@@ -316,6 +387,8 @@ class LiveSession:
         self._timer: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.failure: str | None = None
+        """Why the store ended the session; nothing is recorded after it."""
 
     @property
     def id(self) -> UUID:
@@ -333,6 +406,8 @@ class LiveSession:
         """Queue items; they are written together shortly, or at ``shutdown``."""
         if self._closed:
             raise RuntimeError("the session has shut down")
+        if self.failure is not None:
+            raise SessionEndedError(self.failure)
         self._pending.extend(items)
         if len(self._pending) >= FLUSH_AT_ITEMS:
             self._flush_soon(0)
@@ -361,17 +436,36 @@ class LiveSession:
             self._timer = None
         async with self._lock:
             batch, self._pending = self._pending, []
-            if not batch:
+            if not batch or self.failure is not None:
                 return
+            first = self._session.item_count
             self._session.record_items(batch)
             if self._store is None:
                 self._session.collect_events()
                 return
             try:
-                await asyncio.to_thread(self._store.app.record_session, self._session)
+                self._session = await asyncio.to_thread(
+                    save_session, self._store.app, self._session
+                )
             except Exception as exc:
-                self._session.collect_events()
-                self._announce({"type": "Error", "message": f"failed to record items: {exc}"})
+                self._end(store_error_reason(exc), first)
+
+    def _end(self, reason: str, first_unsaved: int) -> None:
+        """The store failed for good: record nothing more, and say what was not saved."""
+        self.failure = reason
+        unsaved = self.next_position - first_unsaved
+        self._pending = []
+        items = f"{unsaved} item{'s' if unsaved != 1 else ''}"
+        last = first_unsaved + unsaved - 1
+        at = f"position {last}" if unsaved == 1 else f"positions {first_unsaved}-{last}"
+        self._announce(
+            {
+                "type": "Error",
+                "message": f"failed to record items: {reason}; the session ends, its last "
+                f"{items} ({at}) not saved; the thread keeps everything before them and "
+                "can be resumed",
+            }
+        )
 
     async def shutdown(self) -> None:
         """Flush, stop every MCP server, close the store. Safe to call twice."""

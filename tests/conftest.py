@@ -79,11 +79,11 @@ def cli_env(home: Path | str | None, extra: dict[str, str] | None = None) -> dic
 _TUNED_CLI = """
 import sys
 import threadline.adapters.persistence.sqlite as sqlite
-import threadline.application.importing as importing
+import threadline.application.store_faults as store_faults
 from threadline.adapters.cli.main import main
 timeout, attempts = sys.argv[1:3]
 sqlite.LOCK_TIMEOUT_SECONDS = int(timeout) if timeout else sqlite.LOCK_TIMEOUT_SECONDS
-importing.STORE_ATTEMPTS = int(attempts) if attempts else importing.STORE_ATTEMPTS
+store_faults.STORE_ATTEMPTS = int(attempts) if attempts else store_faults.STORE_ATTEMPTS
 sys.exit(main(sys.argv[3:]))
 """
 

@@ -3,7 +3,9 @@
 Prints the session's events as JSON lines (``SessionConfigured`` first, then
 any ``Error``), records each line of standard input as a user prompt (and
 appends it to the prompt log) until end of input or SIGINT/SIGTERM, then shuts
-down — flushes, stops every MCP server — and prints ``ShutdownComplete``.
+down — flushes, stops every MCP server — and prints ``ShutdownComplete``. A store
+that fails for good while the session runs ends it at once: an ``Error`` event,
+one line on stderr saying how to resume the thread, exit status 3.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, log_warnings
 
 if TYPE_CHECKING:
+    import asyncio
     from uuid import UUID
 
     from threadline.adapters.home import StoreLocation
@@ -76,10 +79,13 @@ def cmd_session(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_USAGE)
     import asyncio
 
+    log_warnings()  # each store retry, as one line
     return asyncio.run(_run(location, config, thread_id))
 
 
 async def _run(location: StoreLocation, config: Any, thread_id: UUID | None) -> int:
+    import asyncio
+
     from threadline.adapters.sessions import session_services
     from threadline.application.sessions import ResumeFailedError, Sessions
 
@@ -92,21 +98,39 @@ async def _run(location: StoreLocation, config: Any, thread_id: UUID | None) -> 
     except ResumeFailedError as exc:
         return _fail(str(exc), EXIT_FAILED)
     signalled: list[int] = []
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def announce(event: dict[str, Any]) -> None:
+        _emit(event)
+        if live.failure is not None:  # the store ended the session: read no more
+            lines.put_nowait(None)
+
     try:
         for event in live.events:
             _emit(event)
-        live.on_event = _emit
-        async for prompt in _stdin_lines(signalled):
+        live.on_event = announce
+        async for prompt in _stdin_lines(lines, signalled):
+            if live.failure is not None:
+                break
             if prompt:
                 await live.submit_prompt(prompt)
     finally:
         await live.shutdown()
     _emit({"type": "ShutdownComplete", "session_id": str(live.id)})
+    if live.failure is not None:
+        return _fail(
+            f"the session ended: the store in {location.describe()} failed: {live.failure}; "
+            f"what was saved is in thread {live.id} (`threadline session resume {live.id}` "
+            "continues it)",
+            EXIT_FAILED,
+        )
     return 128 + signalled[0] if signalled else EXIT_OK
 
 
-async def _stdin_lines(signalled: list[int]) -> AsyncIterator[str]:
-    """Lines of standard input until its end, or until SIGINT or SIGTERM.
+async def _stdin_lines(
+    lines: asyncio.Queue[str | None], signalled: list[int]
+) -> AsyncIterator[str]:
+    """Lines of standard input until its end, SIGINT or SIGTERM, or a None put on ``lines``.
 
     A daemon thread reads, so that a signal ends the session at once even
     while a read is blocked (and the thread never holds up the exit).
@@ -117,7 +141,6 @@ async def _stdin_lines(signalled: list[int]) -> AsyncIterator[str]:
     import threading
 
     loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def put(line: str | None) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: the session is over

@@ -122,10 +122,10 @@ def test_a_write_lock_held_past_every_retry_fails_with_one_line_and_writes_nothi
 @pytest.fixture
 def short_store_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     import threadline.adapters.persistence.sqlite as sqlite
-    import threadline.application.importing as importing
+    import threadline.application.store_faults as store_faults
 
     monkeypatch.setattr(sqlite, "LOCK_TIMEOUT_SECONDS", 1)
-    monkeypatch.setattr(importing, "STORE_ATTEMPTS", 2)
+    monkeypatch.setattr(store_faults, "STORE_ATTEMPTS", 2)
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_a_lock_taken_while_an_import_runs_fails_only_what_is_left_and_saves_no_
     assert [str(p) for p in reports[0].problems] == [
         f"{sources[1].path}: not imported: database is locked"
     ]
-    retries = [r for r in caplog.records if r.name == "threadline.application.importing"]
+    retries = [r for r in caplog.records if r.name == "threadline.application.store_faults"]
     assert len(retries) == 1  # one retry; the sources after it are not tried at all
     assert [opened_store.app.ledger_entry(s) for s in sources[1:]] == [None] * len(reports)
     imported(tree.claude_home, home)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 import pytest
 from eventsourcing.persistence import DatabaseError
 
-from threadline.application import importing
+from threadline.application import store_faults
 from threadline.application.import_transcripts import ImportExecutor, import_transcripts
 from threadline.application.reports import SourceReport
 from threadline.application.sources import Problem, SourceFile
@@ -152,7 +152,7 @@ def test_a_store_that_failed_for_good_during_the_import_is_the_reports_store_err
 def test_a_failed_catch_up_is_reported_and_what_was_imported_stays_imported(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(importing, "RETRY_WAIT_SECONDS", 0.001)
+    monkeypatch.setattr(store_faults, "RETRY_WAIT_SECONDS", 0.001)
     executor = Executor(catch_up_fails=True)
 
     report = import_transcripts(["/p"], finds(NEW), lambda: executor, Ledger())

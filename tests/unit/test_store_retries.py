@@ -22,10 +22,11 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 
-import threadline.application.importing as importing
-from threadline.application.importing import TranscriptImporter, is_retryable, is_transient
+import threadline.application.store_faults as store_faults
+from threadline.application.importing import TranscriptImporter
 from threadline.application.reports import SourceReport
 from threadline.application.sources import SourceFile
+from threadline.application.store_faults import is_retryable, is_transient
 
 SECRET = "sk-ant-do-not-log-me"
 
@@ -93,12 +94,14 @@ def importer_with(once: Flaky) -> TranscriptImporter:
 
 @pytest.fixture(autouse=True)
 def quick_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importing, "RETRY_WAIT_SECONDS", 0.001)
-    monkeypatch.setattr(importing, "RETRY_MAX_WAIT_SECONDS", 0.004)
+    monkeypatch.setattr(store_faults, "RETRY_WAIT_SECONDS", 0.001)
+    monkeypatch.setattr(store_faults, "RETRY_MAX_WAIT_SECONDS", 0.004)
 
 
 def retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "threadline.application.importing"]
+    return [
+        r.getMessage() for r in caplog.records if r.name == "threadline.application.store_faults"
+    ]
 
 
 def test_a_dropped_connection_is_retried_each_retry_logged_and_the_source_imported(
@@ -124,8 +127,8 @@ def test_a_dropped_connection_is_retried_each_retry_logged_and_the_source_import
 def test_a_store_that_stays_busy_is_tried_a_bounded_number_of_times_with_bounded_waits(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importing, "RETRY_WAIT_SECONDS", 0.01)
-    monkeypatch.setattr(importing, "RETRY_MAX_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(store_faults, "RETRY_WAIT_SECONDS", 0.01)
+    monkeypatch.setattr(store_faults, "RETRY_MAX_WAIT_SECONDS", 0.05)
     once = Flaky(*[OperationalError("database is locked")] * 50)
     importer = importer_with(once)
 
@@ -133,7 +136,7 @@ def test_a_store_that_stays_busy_is_tried_a_bounded_number_of_times_with_bounded
         report = importer.import_source(SOURCE)
         after = importer.import_source(OTHER)
 
-    assert len(once.tries) == importing.STORE_ATTEMPTS == 6
+    assert len(once.tries) == store_faults.STORE_ATTEMPTS == 6
     waits = [float(re.findall(r"in ([\d.]+) s$", line)[0]) for line in retry_lines(caplog)]
     assert len(waits) == 5
     assert all(w <= min(0.01 * 2**n, 0.05) + 0.005 for n, w in enumerate(waits)), waits
