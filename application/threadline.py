@@ -169,10 +169,6 @@ class Threadline(Application[UUID]):
             raise ThreadNotFoundError("no such thread in the store")
         return session, items
 
-    def record_session(self, session: Session) -> None:
-        """Save what a live session recorded since it was last saved, in one unit."""
-        self.save(session)
-
     # -- importing -----------------------------------------------------------
 
     def record_import(
