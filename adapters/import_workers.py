@@ -37,17 +37,14 @@ from contextlib import contextmanager
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from threadline.adapters.claude_code.reader import ClaudeCodeReader
 from threadline.adapters.home import StoreLocation
 from threadline.adapters.persistence.sqlite import SQLiteBlobStore
+from threadline.adapters.sources import Sources
 from threadline.adapters.store import Store, open_store
-from threadline.application.importing import (
-    TranscriptImporter,
-    store_error_reason,
-    with_store_retries,
-)
+from threadline.application.importing import TranscriptImporter
 from threadline.application.reports import SourceReport
 from threadline.application.sources import Problem, SourceFile
+from threadline.application.store_faults import store_error_reason, with_store_retries
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +93,13 @@ class WorkerProcesses:
         finally:
             store.close()
 
+    def record_gone(self, locations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        store = _open(self.location)
+        try:
+            return TranscriptImporter(store.app, Sources(), store.blobs).record_gone(locations)
+        finally:
+            store.close()
+
 
 def import_sources(
     location: StoreLocation,
@@ -110,6 +114,9 @@ def import_sources(
     if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
         return _import_here(location, sources, jobs, on_done)
     _open(location).close()  # create the store and its tables once, then fork with none open
+    readers = Sources()
+    for agent in {s.agent for s in sources}:  # loaded once, shared with every worker
+        _ = readers.agent(agent).reader
     reports: list[SourceReport] = []
     context = multiprocessing.get_context("fork")
     with (
@@ -235,7 +242,7 @@ def _import_here(
 ) -> list[SourceReport]:
     store = _open(location)
     try:
-        importer = TranscriptImporter(store.app, ClaudeCodeReader(), store.blobs, concurrency=jobs)
+        importer = TranscriptImporter(store.app, Sources(), store.blobs, concurrency=jobs)
         return importer.import_sources(sources, on_done)
     finally:
         store.close()
@@ -272,7 +279,7 @@ def _open_worker(location: StoreLocation) -> None:
         never_checkpoint(_worker_store)
         take_turns_to_write(_worker_store)
     _worker_importer = TranscriptImporter(
-        _worker_store.app, ClaudeCodeReader(), _worker_store.blobs, concurrency=1
+        _worker_store.app, Sources(), _worker_store.blobs, concurrency=1
     )
 
 
@@ -286,4 +293,9 @@ def _result(future: Future[SourceReport], source: SourceFile) -> SourceReport:
         return future.result()
     except Exception as exc:  # a worker died or raised: that source failed, the run goes on
         reason = f"import failed: {type(exc).__name__}: {exc}"
-        return SourceReport(source.path, "failed", problems=[Problem(source.path, 0, reason)])
+        return SourceReport(
+            source.path,
+            "failed",
+            problems=[Problem(source.path, 0, reason)],
+            agent=source.agent,
+        )

@@ -1,23 +1,23 @@
 """What the agent adapters share: referencing values in their stored source lines,
 timestamps, images, and the lineage of a conversation.
 
-``LinkedThreadContent`` is a ``ThreadContent`` that also says the conversation's
-own id in its agent and how it is related to another conversation (a sub-agent,
-a fork, a copy another agent imported). Today's import use case reads only the
-``ThreadContent`` fields; the source port of issue #13 will carry the rest.
+A reader says the conversation's own id in its agent and how it is related to
+another conversation (a sub-agent, a fork, a copy another agent imported) in the
+port's ``ThreadContent`` (``conversation_id``, ``parent_conversation_id``,
+``lineage``); ``Lineage`` and ``LinkedThreadContent`` are kept here under their
+first names.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-from threadline.application.ports import BlobStore, ThreadContent
+from threadline.application.ports import BlobStore, Lineage, LineageKind, ThreadContent
 from threadline.domain.items import ImageRef, LineRef, SourceRef, Text
 
 INLINE_TEXT_CHARS = 2048
@@ -131,25 +131,8 @@ def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-LineageKind = Literal["subagent", "fork", "imported"]
+LinkedThreadContent = ThreadContent
+"""A thread's share of a source with its own id in its agent and its lineage: the port's
+``ThreadContent`` carries both (``conversation_id``, ``lineage``)."""
 
-
-@dataclass(frozen=True)
-class Lineage:
-    """How a conversation is related to another one."""
-
-    kind: LineageKind
-    agent: str
-    """The agent of the other conversation."""
-    conversation_id: str | None = None
-    """The other conversation's id in its agent (a Codex thread id, a Claude session id…)."""
-    source_path: str | None = None
-    """Where the other conversation was read from, when known."""
-
-
-@dataclass
-class LinkedThreadContent(ThreadContent):
-    """A thread's share of a source, with its own id in its agent and its lineage."""
-
-    conversation_id: str | None = None
-    lineage: Lineage | None = None
+__all__ = ["Lineage", "LineageKind", "LinkedThreadContent"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from threadline.application.importing import with_store_retries
+from threadline.application.store_faults import with_store_retries
 from threadline.application.threadline import Threadline
 from threadline.domain.session import Session
 

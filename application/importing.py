@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from threadline.application.ports import BlobStore, Problem, SourceFile, TranscriptReader
+from threadline.application.ports import BlobStore, Problem, SourceFile, SourceReader
 from threadline.application.reports import SourceReport
 from threadline.application.store_faults import store_error_reason, with_store_retries
 from threadline.application.threadline import Threadline
@@ -31,7 +32,7 @@ class TranscriptImporter:
     def __init__(
         self,
         app: Threadline,
-        reader: TranscriptReader,
+        reader: SourceReader,
         blobs: BlobStore,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -65,6 +66,15 @@ class TranscriptImporter:
         if self._catch_up is not None:
             self._catch_up()
 
+    def record_gone(self, locations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Each (agent, path) the ledger has, recorded as gone from disk (once: a location
+        already gone records nothing); those the ledger had."""
+        return [
+            (agent, path)
+            for agent, path in locations
+            if with_store_retries(path, partial(self.app.record_gone, agent, path))
+        ]
+
     def import_source(self, source: SourceFile) -> SourceReport:
         """One source, retried on store conflicts and transient faults; never raises for
         bad input or a failing store: the report says what went wrong."""
@@ -87,11 +97,16 @@ class TranscriptImporter:
         entry = self.app.ledger_entry(source)
         thread_id = str(entry.thread_id) if entry and entry.thread_id else None
         if entry is not None and entry.is_unchanged(source.size, source.mtime_ns):
-            return SourceReport(source.path, "skipped", thread_id)
+            return SourceReport(source.path, "skipped", thread_id, agent=source.agent)
         resume = self.app.resume_point(entry)
         read = self.reader.read(source, resume, self.blobs)
         report = SourceReport(
-            source.path, "skipped", thread_id, bytes_read=read.version.size, problems=read.problems
+            source.path,
+            "skipped",
+            thread_id,
+            bytes_read=read.version.size,
+            problems=read.problems,
+            agent=source.agent,
         )
         before = entry.version_read if entry else None
         if entry is not None and before is not None and read.version.sha256 == before.sha256:
@@ -116,4 +131,5 @@ def _failed(source: SourceFile, reason: str, store_error: str | None = None) -> 
         "failed",
         problems=[Problem(source.path, 0, reason)],
         store_error=store_error,
+        agent=source.agent,
     )

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from uuid import UUID
 
-from threadline.application.sources import Problem, SourceFile
+from threadline.application.sources import (
+    ConversationOf,
+    Problem,
+    SourceFile,
+    conversation_of,
+    name_conversations,
+    names_conversations,
+)
 from threadline.domain.items import Item
 from threadline.domain.ledger import SourcePage, SourceVersion
 from threadline.domain.session import ThreadSummary, TranscriptSource
 
-__all__ = ["Problem", "SourceFile"]
+__all__ = [
+    "ConversationOf",
+    "Problem",
+    "SourceFile",
+    "conversation_of",
+    "name_conversations",
+    "names_conversations",
+]
 
 
 class BlobStore(Protocol):
@@ -51,6 +65,22 @@ class ResumePoint:
     continue them is compared with them (is it an older prefix?)."""
 
 
+LineageKind = Literal["subagent", "fork", "imported"]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """How a conversation is related to another one, as its agent says (ADR 0013)."""
+
+    kind: LineageKind
+    agent: str
+    """The agent of the other conversation."""
+    conversation_id: str | None = None
+    """The other conversation's id in its agent (a Codex thread id, a Claude session id…)."""
+    source_path: str | None = None
+    """Where the other conversation was read from, when known."""
+
+
 @dataclass
 class ThreadContent:
     """One thread's share of a transcript: who it is and its items."""
@@ -68,6 +98,9 @@ class ThreadContent:
     read_from: list[str] = field(default_factory=list)
     """For a conversation copied into another's lines (a sub-agent's ``agent_progress``):
     the uuids of the lines it was read from."""
+    lineage: Lineage | None = None
+    """How this conversation is related to another (a sub-agent, a fork, a copy another
+    agent imported); its parent's thread comes from ``parent_conversation_id``."""
 
 
 ReadMode = Literal["full", "append", "replace"]
@@ -101,35 +134,48 @@ class ReadTranscript:
     conversation id: each is a child thread unless its own transcript was imported."""
 
 
-ConversationOf = Callable[[str], "str | None"]
-"""The conversation a source holds, by the agent's own id, when its path alone says so."""
+class SourceReader(Protocol):
+    """Reads one location of a conversation: what an importer needs."""
 
-_CONVERSATION_OF: dict[str, ConversationOf] = {}
-
-
-def name_conversations(agent: str, conversation_of: ConversationOf) -> None:
-    """How ``agent``'s adapter names the conversation at a path (it registers on import)."""
-    _CONVERSATION_OF[agent] = conversation_of
-
-
-def names_conversations(agent: str) -> bool:
-    """Whether ``agent``'s adapter is loaded and can name its conversations."""
-    return agent in _CONVERSATION_OF
+    def read(
+        self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
+    ) -> ReadTranscript:
+        """Read ``source`` from ``resume`` (after the bytes its conversation's thread holds)
+        when it continues them, else from its start; its pages go to ``blobs``."""
+        ...
 
 
-def conversation_of(agent: str, path: str) -> str | None:
-    """The conversation at ``path``, by the agent's own id, if its path alone tells."""
-    naming = _CONVERSATION_OF.get(agent)
-    return naming(path) if naming is not None else None
+class TranscriptReader(SourceReader, Protocol):
+    """One agent's reader (``adapters/<agent>/reader.py``)."""
 
-
-class TranscriptReader(Protocol):
     agent: str
 
     def conversation_of(self, path: str) -> str | None: ...
 
     def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]: ...
 
-    def read(
-        self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
-    ) -> ReadTranscript: ...
+
+class AgentSource(TranscriptReader, Protocol):
+    """The source port: one agent, as the import sees it (ADR 0013).
+
+    Where its transcripts live (``default_roots``), which paths are its
+    (``recognises``, by their shape), the locations under some paths (``discover``:
+    each a ``SourceFile`` with a size and mtime for the cheap skip), the conversation a
+    location holds when its path says (``conversation_of``: the agent's own id, ADR
+    0011), reading a location from a resume point (``read``: items, its conversation
+    id, its parent's conversation id and its lineage in the ``ThreadContent``), and
+    whether a location the ledger knows is gone (``is_gone``).
+    ``adapters/sources.py`` lists the agents.
+    """
+
+    def default_roots(self) -> list[str]:
+        """The agent's homes, from its own environment variables, else its defaults."""
+        ...
+
+    def recognises(self, path: str) -> bool:
+        """Whether ``path`` is shaped like this agent's home, a directory in it, or a file."""
+        ...
+
+    def is_gone(self, path: str) -> bool:
+        """Whether a location this agent recorded is no longer there."""
+        ...

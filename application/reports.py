@@ -21,9 +21,11 @@ SourceOutcome = Literal[
     "behind",
     "diverged_newer",
     "diverged_older",
+    "gone",
 ]
 """``known`` … ``diverged_older``: a location of a conversation imported before (ADR 0011,
-``domain.ledger.Outcome``)."""
+``domain.ledger.Outcome``); ``gone``: a location imported before that is no longer on
+disk (its thread stays)."""
 OUTCOMES: tuple[SourceOutcome, ...] = (
     "imported",
     "appended",
@@ -35,11 +37,12 @@ OUTCOMES: tuple[SourceOutcome, ...] = (
     "behind",
     "diverged_newer",
     "diverged_older",
+    "gone",
 )
 
 
 class SourceReport:
-    __slots__ = ("bytes_read", "outcome", "path", "problems", "store_error", "thread_id")
+    __slots__ = ("agent", "bytes_read", "outcome", "path", "problems", "store_error", "thread_id")
 
     def __init__(
         self,
@@ -49,7 +52,10 @@ class SourceReport:
         bytes_read: int = 0,
         problems: list[Problem] | None = None,
         store_error: str | None = None,
+        agent: str = "",
     ) -> None:
+        self.agent = agent
+        """The agent whose source this is (``TranscriptSource.agent``)."""
         self.path = path
         self.outcome = outcome
         self.thread_id = thread_id
@@ -73,8 +79,13 @@ class ImportReport:
         self.store_error: str | None = None
         """The store failed: a source could not be saved, or the read models not caught up."""
 
-    def count(self, outcome: SourceOutcome) -> int:
-        return sum(1 for s in self.sources if s.outcome == outcome)
+    def count(self, outcome: SourceOutcome, agent: str | None = None) -> int:
+        return sum(1 for s in self.sources if s.outcome == outcome and agent in (None, s.agent))
+
+    @property
+    def agents(self) -> list[str]:
+        """The agents of the sources reported, in the order first seen."""
+        return list(dict.fromkeys(s.agent for s in self.sources))
 
     @property
     def all_problems(self) -> list[Problem]:
@@ -88,12 +99,14 @@ class ImportReport:
         """The machine-readable result of ``threadline import --json``."""
         return {
             "counts": {o: self.count(o) for o in OUTCOMES},
+            "agents": {a: {o: self.count(o, a) for o in OUTCOMES} for a in self.agents},
             "problems": [p.as_json() for p in self.all_problems],
             "bytes": self.bytes_read,
             "seconds": round(self.seconds, 3),
             "store_error": self.store_error,
             "sources": [
                 {
+                    "agent": s.agent,
                     "path": s.path,
                     "outcome": s.outcome,
                     "thread_id": s.thread_id,

@@ -6,6 +6,7 @@ that needs ``dataclasses`` (which costs ~7 ms to import, a sixth of that run).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 
@@ -35,3 +36,26 @@ class SourceFile(NamedTuple):
     """Canonical (symlinks resolved) absolute path: the source's identity."""
     size: int
     mtime_ns: int
+
+
+ConversationOf = Callable[[str], "str | None"]
+"""The conversation a source holds, by the agent's own id, when its path alone says so."""
+
+_CONVERSATION_OF: dict[str, ConversationOf] = {}
+
+
+def name_conversations(agent: str, conversation_of: ConversationOf) -> None:
+    """How ``agent``'s adapter names the conversation at a path (``adapters/sources.py``
+    registers every agent; a reader registers its own agent when it is loaded)."""
+    _CONVERSATION_OF[agent] = conversation_of
+
+
+def names_conversations(agent: str) -> bool:
+    """Whether ``agent``'s adapter is registered and can name its conversations."""
+    return agent in _CONVERSATION_OF
+
+
+def conversation_of(agent: str, path: str) -> str | None:
+    """The conversation at ``path``, by the agent's own id, if its path alone tells."""
+    naming = _CONVERSATION_OF.get(agent)
+    return naming(path) if naming is not None else None

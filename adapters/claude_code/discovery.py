@@ -27,6 +27,19 @@ def default_roots(environ: dict[str, str] | None = None) -> list[str]:
     return [os.path.join(h, "projects") for h in homes]
 
 
+def recognises(path: str) -> bool:
+    """A directory shaped like Claude Code's: a home (``projects/`` in it) or a projects
+    root. A project directory or a file is Claude Code's when no other agent claims it
+    (Claude Code is the default agent, ``adapters/sources.py``)."""
+    path = os.path.abspath(os.path.expanduser(path))
+    return os.path.basename(path) == "projects" or os.path.isdir(os.path.join(path, "projects"))
+
+
+def is_gone(path: str) -> bool:
+    """A location the ledger knows that is no longer on disk."""
+    return not os.path.lexists(path)
+
+
 def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
     """Transcripts under each path: a Claude home, a projects root, a project or a file."""
     found: dict[str, SourceFile] = {}

@@ -8,7 +8,6 @@ connection and imports no event-sourcing, pydantic, rich or orjson.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +27,24 @@ if TYPE_CHECKING:
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("import", help="import Claude Code transcripts into the store")
+    p = sub.add_parser(
+        "import", help="import coding-agent transcripts (Claude Code, Codex, OpenCode, Gemini CLI)"
+    )
     p.add_argument(
         "paths",
         nargs="*",
         metavar="PATH",
-        help="a Claude home or projects root, a project directory, or a .jsonl file "
-        "(default: every root in $CLAUDE_CONFIG_DIR, else ~/.claude and "
-        "~/.config/claude)",
+        help="an agent's home, a directory in it, or one transcript, recognised by its shape "
+        "(default: every agent's home that exists: $CLAUDE_CONFIG_DIR, else ~/.claude and "
+        "~/.config/claude; $CODEX_HOME or ~/.codex; $XDG_DATA_HOME/opencode or "
+        "~/.local/share/opencode; ~/.gemini)",
+    )
+    p.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this agent's transcripts (repeatable): claude-code, codex, opencode, gemini",
     )
     p.add_argument(
         "-j", "--jobs", type=int, default=5, help="sources in flight at once (default 5)"
@@ -46,18 +55,24 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from threadline.adapters.claude_code.discovery import default_roots, discover
     from threadline.adapters.cli.summary import import_json, import_summary
     from threadline.adapters.ledger import RecordedVersions
+    from threadline.adapters.sources import Sources, UnknownAgentError
     from threadline.application.import_transcripts import import_transcripts
 
     if args.jobs < 1:
         raise UserError("--jobs must be at least 1")
-    paths = args.paths or [root for root in default_roots() if os.path.isdir(root)]
-    if not paths:
+    try:
+        sources = Sources(args.agent)
+    except UnknownAgentError as exc:
+        raise UserError(str(exc)) from None
+    if args.paths:
+        roots = [root for path in args.paths for root in sources.roots_of(path)]
+    else:
+        roots = sources.default_roots()
+    if not roots:
         print(
-            "threadline: no Claude Code transcripts found (looked in "
-            f"{', '.join(default_roots())})",
+            f"threadline: no transcripts found (looked in {', '.join(sources.looked_in())})",
             file=sys.stderr,
         )
         return EXIT_OK
@@ -86,10 +101,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     try:
         report = import_transcripts(
-            paths,
-            discover,
+            roots,
+            sources.discover,
             worker_processes,
             RecordedVersions(location),
+            gone=sources.gone,
             on_found=found,
             on_done=lambda source: progress.done(source) if progress else None,
         )

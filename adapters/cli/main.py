@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not _is_store_error(exc):
             raise
-        from threadline.application.importing import store_error_reason
+        from threadline.application.store_faults import store_error_reason
 
         where = location_for(args).where
         print(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -22,17 +23,17 @@ err = Console(stderr=True, soft_wrap=True)
 
 @dataclass
 class ImportProgress:
-    """A progress bar on a terminal; nothing otherwise."""
+    """A progress bar per agent on a terminal; nothing otherwise."""
 
     progress: Progress | None
-    task: Any = None
+    tasks: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def start(cls) -> ImportProgress:
         if not err.is_terminal:
             return cls(None)
         progress = Progress(
-            TextColumn("importing"),
+            TextColumn("importing {task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("sources"),
@@ -45,11 +46,14 @@ class ImportProgress:
 
     def found(self, sources: list[SourceFile]) -> None:
         if self.progress is not None:
-            self.task = self.progress.add_task("import", total=len(sources))
+            counts = Counter(source.agent for source in sources)
+            for agent, total in counts.items():
+                self.tasks[agent] = self.progress.add_task(agent, total=total)
 
     def done(self, source: SourceReport) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.advance(self.task)
+        task = self.tasks.get(source.agent)
+        if self.progress is not None and task is not None:
+            self.progress.advance(task)
 
     def stop(self) -> None:
         if self.progress is not None:

@@ -21,16 +21,34 @@ MAX_PROBLEMS_SHOWN = 50
 
 
 def import_summary(report: ImportReport) -> None:
+    """Per agent, the outcomes that happened (a column each, and a total for several);
+    then problems, MiB read and seconds in all."""
     problems = report.all_problems
-    rows: list[tuple[str, str]] = [(o, str(report.count(o))) for o in OUTCOMES]
+    agents = report.agents
+    columns = [*agents, "total"] if len(agents) > 1 else agents or ["sources"]
+    rows: list[list[str]] = [["Import", *columns]]
+    for outcome in OUTCOMES:
+        counts = [report.count(outcome, agent) for agent in agents]
+        if any(counts):
+            rows.append(
+                [outcome, *map(str, counts), *([str(sum(counts))] if len(agents) > 1 else [])]
+            )
+    blank = [""] * (len(columns) - 1)
     rows += [
-        ("problems", str(len(problems))),
-        ("MiB read", f"{report.bytes_read / MIB:.1f}"),
-        ("seconds", f"{report.seconds:.2f}"),
+        ["problems", *blank, str(len(problems))],
+        ["MiB read", *blank, f"{report.bytes_read / MIB:.1f}"],
+        ["seconds", *blank, f"{report.seconds:.2f}"],
     ]
-    names = max(len(name) for name, _ in rows)
-    values = max(len(value) for _, value in rows)
-    lines = ["Import", *(f"{name.ljust(names)}  {value.rjust(values)}" for name, value in rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            [
+                row[0].ljust(widths[0]),
+                *(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)),
+            ]
+        ).rstrip()
+        for row in rows
+    ]
     sys.stdout.write("\n".join(lines) + "\n")
     if problems:
         shown = [f"{len(problems)} problem(s):"]

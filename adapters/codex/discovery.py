@@ -103,3 +103,26 @@ def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> No
         problems.append(Problem(path, 0, "not a regular file"))
         return
     found.setdefault(canonical, SourceFile(AGENT, canonical, st.st_size, st.st_mtime_ns))
+
+
+def recognises(path: str) -> bool:
+    """A path shaped like Codex's: a rollout, a Codex home (``sessions/`` or
+    ``archived_sessions/`` in it, or named ``.codex``), or a directory under those."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isdir(path):
+        return bool(_ROLLOUT.match(os.path.basename(path)))
+    return (
+        os.path.basename(path) == ".codex"
+        or any(os.path.isdir(os.path.join(path, d)) for d in SESSION_DIRS)
+        or codex_home_of(path) is not None
+    )
+
+
+def conversation_of(path: str) -> str | None:
+    """The conversation a rollout holds, by Codex's own id: its thread id (ADR 0011)."""
+    return thread_id_of(path)
+
+
+def is_gone(path: str) -> bool:
+    """A location the ledger knows that is no longer on disk."""
+    return not os.path.lexists(path)

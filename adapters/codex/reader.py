@@ -11,7 +11,13 @@ from typing import Any
 import orjson
 
 from threadline.adapters.codex import AGENT
-from threadline.adapters.codex.discovery import codex_home_of, discover, find_rollout, thread_id_of
+from threadline.adapters.codex.discovery import (
+    codex_home_of,
+    conversation_of,
+    discover,
+    find_rollout,
+    thread_id_of,
+)
 from threadline.adapters.codex.mapping import RolloutMapper
 from threadline.adapters.git import git_info
 from threadline.adapters.jsonl_pages import read_pages
@@ -22,6 +28,7 @@ from threadline.application.ports import (
     ReadTranscript,
     ResumePoint,
     SourceFile,
+    name_conversations,
 )
 from threadline.domain.identity import imported_thread_id
 from threadline.domain.session import GitInfo, ThreadSummary, TranscriptSource
@@ -31,12 +38,17 @@ CLAUDE_AGENT = "claude-code"
 FIRST_MESSAGE_CHARS = 2000
 IMPORT_LEDGER = "external_agent_session_imports.json"
 
+name_conversations(AGENT, conversation_of)
+
 
 class CodexReader:
     agent = AGENT
 
     def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
         return discover(paths)
+
+    def conversation_of(self, path: str) -> str | None:
+        return conversation_of(path)
 
     def read(
         self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
@@ -64,6 +76,7 @@ class CodexReader:
             pages=paged.pages,
             main=main,
             problems=mapper.problems,
+            conversation_id=main.conversation_id if main is not None else None,
         )
 
     def _thread(
@@ -86,7 +99,6 @@ class CodexReader:
         thread_id = meta.id or thread_id_of(path)
         home = codex_home_of(path)
         lineage: Lineage | None = None
-        parent_thread = None
         parent_id = meta.parent_thread_id or meta.forked_from_id or mapper.replayed_parent
         if parent_id:
             kind: LineageKind = (
@@ -96,8 +108,6 @@ class CodexReader:
             lineage = Lineage(
                 kind=kind, agent=AGENT, conversation_id=parent_id, source_path=parent_path
             )
-            if parent_path:
-                parent_thread = imported_thread_id(AGENT, parent_path)
         if mapper.imported_marker and home and thread_id:
             lineage = _imported_from(home, thread_id) or lineage
         if exported is not None:  # Codex went on from a thread exported to it
@@ -130,7 +140,7 @@ class CodexReader:
                 updated_at=mapper.last_timestamp,
             ),
             items=items,
-            parent_thread_id=parent_thread,
+            parent_conversation_id=parent_id,  # its thread: the application's (ADR 0011)
             spawned_by_call_id=meta.spawn_call_id,
             conversation_id=thread_id,
             lineage=lineage,

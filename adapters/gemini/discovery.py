@@ -9,23 +9,56 @@ sha256 of the project root or a short name; ``<project>/.project_root`` and
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterable
-
-import orjson
 
 from threadline.adapters.gemini import AGENT
 from threadline.application.sources import Problem, SourceFile
 
 _SESSION = re.compile(r"^session-.*\.jsonl?$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 def default_roots(environ: dict[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
     home = env.get("GEMINI_CLI_HOME") or os.path.expanduser("~")
     return [os.path.join(home, ".gemini")]
+
+
+def recognises(path: str) -> bool:
+    """A path shaped like Gemini CLI's: its home (named ``.gemini``, or with project
+    directories holding ``chats/`` under ``tmp/``), a project or ``chats`` directory,
+    or a chat file in one."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isdir(path):
+        name = os.path.basename(path)
+        return chats_dir_of(path) is not None and (
+            bool(_SESSION.match(name)) or (is_subagent_file(path) and name.endswith(".jsonl"))
+        )
+    if os.path.basename(path) in (".gemini", "chats") or chats_dir_of(path) is not None:
+        return True
+    if os.path.isdir(os.path.join(path, "chats")):
+        return True
+    tmp = path if os.path.basename(path) == "tmp" else os.path.join(path, "tmp")
+    try:
+        with os.scandir(tmp) as entries:
+            return any(os.path.isdir(os.path.join(e.path, "chats")) for e in entries)
+    except OSError:
+        return False
+
+
+def conversation_of(path: str) -> str | None:
+    """The conversation a chat holds when its path says (ADR 0011): a sub-agent's chat is
+    named by its session id; a session file's name has only 8 of its id's characters, so
+    its ``sessionId`` comes from its records (``ReadTranscript.conversation_id``)."""
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    return stem.lower() if is_subagent_file(path) and _UUID.match(stem) else None
+
+
+def is_gone(path: str) -> bool:
+    """A location the ledger knows that is no longer on disk."""
+    return not os.path.lexists(path)
 
 
 def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
@@ -112,6 +145,10 @@ def project_root(path: str) -> str | None:
             return root
     except OSError:
         pass
+    import hashlib
+
+    import orjson
+
     name = os.path.basename(project_dir)
     gemini_home = os.path.dirname(os.path.dirname(project_dir))
     try:

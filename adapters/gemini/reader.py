@@ -29,6 +29,7 @@ import orjson
 
 from threadline.adapters.gemini import AGENT
 from threadline.adapters.gemini.discovery import (
+    conversation_of,
     discover,
     is_subagent_file,
     parent_chat,
@@ -52,8 +53,8 @@ from threadline.application.ports import (
     ReadTranscript,
     ResumePoint,
     SourceFile,
+    name_conversations,
 )
-from threadline.domain.identity import imported_thread_id
 from threadline.domain.items import (
     AssistantMessage,
     Image,
@@ -77,6 +78,8 @@ from threadline.domain.titles import choose_title, first_line, truncate
 FIRST_MESSAGE_CHARS = 2000
 INJECTED_PREFIXES = ("<session_context>", "<hook_context>")
 """User messages the CLI writes to set up the model's context."""
+
+name_conversations(AGENT, conversation_of)
 
 
 @dataclass
@@ -180,6 +183,9 @@ class GeminiReader:
     def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
         return discover(paths)
 
+    def conversation_of(self, path: str) -> str | None:
+        return conversation_of(path)
+
     def read(
         self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
     ) -> ReadTranscript:
@@ -209,6 +215,7 @@ class GeminiReader:
             pages=pages,
             main=main,
             problems=log.problems,
+            conversation_id=main.conversation_id if main is not None else None,
         )
 
     def _whole_file(
@@ -315,7 +322,7 @@ def _thread(source: SourceFile, log: ChatLog, blobs: BlobStore) -> LinkedThreadC
             updated_at=updated,
         ),
         items=items,
-        parent_thread_id=imported_thread_id(AGENT, parent_path) if parent_path else None,
+        parent_conversation_id=parent_id,  # its thread: the application's (ADR 0011)
         conversation_id=as_str(meta.get("sessionId")),
         lineage=Lineage(
             kind="subagent", agent=AGENT, conversation_id=parent_id, source_path=parent_path
@@ -381,7 +388,10 @@ def _message(held: _Held, blobs: BlobStore, facts: _Facts, results_seen: set[str
         joined = "".join(raw_texts)
         if texts:
             injected = joined.lstrip().startswith(INJECTED_PREFIXES)
-            out.insert(0, UserMessage(**prov, parts=texts, meta=injected))
+            # The CLI's context message has the same id in every chat (a hash of its
+            # text): not a line id another conversation could repeat (ADR 0011).
+            own = {**prov, "uuid": None} if injected else prov
+            out.insert(0, UserMessage(**own, parts=texts, meta=injected))
             if (
                 not injected
                 and facts.first_prompt is None

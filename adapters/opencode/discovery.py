@@ -18,12 +18,14 @@ is read from the database only.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from threadline.adapters.opencode import AGENT
 from threadline.application.sources import Problem, SourceFile
+
+if TYPE_CHECKING:
+    import sqlite3
 
 DB_NAME = "opencode.db"
 SEPARATOR = "#"
@@ -35,9 +37,11 @@ def default_roots(environ: dict[str, str] | None = None) -> list[str]:
     return [os.path.join(base, "opencode")]
 
 
-@dataclass(frozen=True)
-class SessionKey:
-    """Where one session's source is: a database and a session id, or a session file."""
+class SessionKey(NamedTuple):
+    """Where one session's source is: a database and a session id, or a session file.
+
+    A named tuple, not a dataclass: discovery runs on an unchanged re-import, which
+    imports nothing it can avoid (ADR 0004)."""
 
     db: str | None
     session_id: str
@@ -68,6 +72,8 @@ LOCK_TIMEOUT = 2.0
 def connect_read_only(db: str, timeout: float | None = None) -> sqlite3.Connection:
     """The database opened read-only (OpenCode may be writing it: WAL readers see one
     consistent snapshot per transaction)."""
+    import sqlite3
+
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     uri = "file:" + db.replace("?", "%3f").replace("#", "%23") + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
@@ -136,6 +142,53 @@ def _names(directory: str) -> list[str]:
         return []
 
 
+def recognises(path: str) -> bool:
+    """A path shaped like OpenCode's: its data directory (``opencode.db`` or
+    ``storage/session/`` in it), the database, one session in it (``opencode.db#ses_…``),
+    the ``storage`` tree or a session file in it."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(path):
+        return (
+            os.path.isfile(os.path.join(path, DB_NAME))
+            or os.path.isdir(os.path.join(path, "storage", "session"))
+            or (
+                os.path.basename(path) == "storage" and os.path.isdir(os.path.join(path, "session"))
+            )
+        )
+    name = os.path.basename(path)
+    return (
+        name == DB_NAME
+        or (SEPARATOR in name and name.rpartition(SEPARATOR)[0].endswith(".db"))
+        or (name.endswith(".json") and f"{os.sep}storage{os.sep}session{os.sep}" in path)
+    )
+
+
+def conversation_of(path: str) -> str | None:
+    """The conversation a source holds, by OpenCode's own id: its session id (ADR 0011)."""
+    return parse_source(path).session_id or None
+
+
+def is_gone(path: str) -> bool:
+    """A location the ledger knows that is no longer there: a session file removed, or a
+    session no longer in its database (a database that cannot be read is not gone)."""
+    key = parse_source(path)
+    if key.db is None:
+        return not os.path.lexists(path)
+    if not os.path.exists(key.db):
+        return True
+    import sqlite3
+
+    try:
+        conn = connect_read_only(key.db)
+        try:
+            row = conn.execute("SELECT 1 FROM session WHERE id = ?", (key.session_id,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is None
+
+
 def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
     found: dict[str, SourceFile] = {}
     problems: list[Problem] = []
@@ -180,6 +233,8 @@ def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
 def _db_sessions(
     db: str, found: dict[str, SourceFile], problems: list[Problem], only: str | None = None
 ) -> set[str]:
+    import sqlite3
+
     try:
         conn = connect_read_only(db)
         try:

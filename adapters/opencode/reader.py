@@ -31,6 +31,7 @@ from threadline.adapters.opencode import AGENT
 from threadline.adapters.opencode.discovery import (
     SessionKey,
     connect_read_only,
+    conversation_of,
     db_session_stats,
     discover,
     parse_source,
@@ -45,13 +46,15 @@ from threadline.application.ports import (
     ReadTranscript,
     ResumePoint,
     SourceFile,
+    name_conversations,
 )
-from threadline.domain.identity import imported_thread_id
 from threadline.domain.ledger import SourcePage, SourceVersion
 from threadline.domain.session import ThreadSummary, TranscriptSource
 from threadline.domain.titles import choose_title, first_line, truncate
 
 FIRST_MESSAGE_CHARS = 2000
+
+name_conversations(AGENT, conversation_of)
 
 _Raw = tuple[str, dict[str, Any], bytes | None]
 """(table, columns, the JSON document's bytes, or None for a table of columns only)."""
@@ -62,6 +65,9 @@ class OpenCodeReader:
 
     def discover(self, paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
         return discover(paths)
+
+    def conversation_of(self, path: str) -> str | None:
+        return conversation_of(path)
 
     def read(
         self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
@@ -104,6 +110,7 @@ class OpenCodeReader:
             pages=pages,
             main=main,
             problems=mapper.problems,
+            conversation_id=main.conversation_id if main is not None else None,
         )
 
     def _thread(
@@ -115,7 +122,6 @@ class OpenCodeReader:
             title_text if title_text and not title_text.startswith(DEFAULT_TITLE_PREFIXES) else None
         )
         title, title_source = choose_title(None, generated, f.first_prompt or "")
-        parent_thread = None
         lineage = None
         spawned_by = None
         if f.parent_id:
@@ -123,7 +129,6 @@ class OpenCodeReader:
                 parent_path = SessionKey(db=key.db, session_id=f.parent_id).path
             else:
                 parent_path = os.path.join(os.path.dirname(source.path), f"{f.parent_id}.json")
-            parent_thread = imported_thread_id(AGENT, parent_path)
             spawned_by = _spawning_call(key, f.parent_id, f.id or "")
             lineage = Lineage(
                 kind="subagent", agent=AGENT, conversation_id=f.parent_id, source_path=parent_path
@@ -143,7 +148,7 @@ class OpenCodeReader:
                 updated_at=max((t for t in (f.updated, f.last_timestamp) if t), default=None),
             ),
             items=f.items,
-            parent_thread_id=parent_thread,
+            parent_conversation_id=f.parent_id,  # its thread: the application's (ADR 0011)
             spawned_by_call_id=spawned_by,
             conversation_id=f.id,
             lineage=lineage,

@@ -621,17 +621,19 @@ def test_every_claude_config_dir_root_is_imported_when_no_path_is_given(
     assert len(threads(home)) == 2
 
 
-def test_import_with_no_path_and_no_claude_home_says_so_and_succeeds(
+def test_import_with_no_path_and_no_agent_home_says_where_it_looked_and_succeeds(
     tmp_path: Path, home: Path
 ) -> None:
     empty_home = tmp_path / "empty-user-home"
     empty_home.mkdir()
+    env = {"HOME": str(empty_home), "CODEX_HOME": "", "XDG_DATA_HOME": "", "GEMINI_CLI_HOME": ""}
 
-    result = run_cli("import", home=home, env={"HOME": str(empty_home)})
+    result = run_cli("import", home=home, env=env)
 
     assert result.returncode == 0
-    assert "no Claude Code transcripts found" in result.stderr
-    assert str(empty_home / ".claude") in result.stderr
+    assert "no transcripts found" in result.stderr
+    for where in (".claude", ".codex", ".local/share/opencode", ".gemini"):
+        assert str(empty_home / where) in result.stderr
     assert "Traceback" not in result.stderr
 
 

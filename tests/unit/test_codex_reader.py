@@ -216,7 +216,7 @@ def test_real_fork_links_to_its_parent_and_counts_only_its_own_usage() -> None:
     thread = main(read(fork))
     assert thread.lineage is not None and thread.lineage.kind == "fork"
     assert thread.lineage.conversation_id == parent.stem[-36:]
-    assert thread.parent_thread_id == imported_thread_id("codex", os.path.realpath(parent))
+    assert thread.parent_conversation_id == main(read(parent)).conversation_id  # its thread
     assert [u.parts for u in of(thread.items, UserMessage) if not u.meta] == [
         ["Now run the tests again in the fork."]
     ]
@@ -238,7 +238,7 @@ def test_real_subagent_is_a_child_of_the_thread_that_spawned_it() -> None:
     thread = main(read(child))
     assert thread.lineage is not None and thread.lineage.kind == "subagent"
     assert thread.lineage.conversation_id == parent.stem[-36:]
-    assert thread.parent_thread_id == imported_thread_id("codex", os.path.realpath(parent))
+    assert thread.parent_conversation_id == main(read(parent)).conversation_id
     assert thread.source.agent_id  # the nickname Codex gave it
     spawn = [c for c in of(main(read(parent)).items, ToolCall) if c.name.endswith("spawn_agent")]
     assert spawn and spawn[0].input == {"message": "Count the test files and report the number."}
@@ -626,9 +626,7 @@ def test_git_and_meta_facts(tmp_path: Path) -> None:
 
 
 def test_old_fork_replaying_its_parent_stores_only_its_own_items(tmp_path: Path) -> None:
-    parent_path = write(
-        tmp_path, [meta(PARENT), user_item("00:00.100", "parent prompt")], thread=PARENT
-    )
+    write(tmp_path, [meta(PARENT), user_item("00:00.100", "parent prompt")], thread=PARENT)
     child_meta = meta(THREAD, forked_from_id=PARENT)
     child_meta["timestamp"] = "2026-01-02T03:30:00.000Z"
     child_meta["payload"]["timestamp"] = "2026-01-02T03:30:00.000Z"
@@ -661,7 +659,7 @@ def test_old_fork_replaying_its_parent_stores_only_its_own_items(tmp_path: Path)
         and replay.data["parent_thread_id"] == PARENT
         and replay.data["lines"] == 5
     )
-    assert thread.parent_thread_id == imported_thread_id("codex", os.path.realpath(parent_path))
+    assert thread.parent_conversation_id == PARENT
     assert thread.summary.title == "child prompt"
 
 
@@ -860,7 +858,7 @@ def test_public_sample_subagent_replaying_its_parent_prefix() -> None:
         ["The fixtures are fully synthetic."]
     ]
     assert thread.spawned_by_call_id == "call-spawn-001"
-    assert thread.parent_thread_id == imported_thread_id("codex", os.path.realpath(parent))
+    assert thread.parent_conversation_id == main(read(parent)).conversation_id
     (replay,) = notes(thread.items, "replayed_parent_history")
     assert replay.data is not None and replay.data["lines"] == 2
 

@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from threadline.adapters.claude_code.reader import ClaudeCodeReader
 from threadline.adapters.persistence.codec import CODEC_ENV
-from threadline.application import ports
+from threadline.application import sources as naming
 from threadline.application.importing import TranscriptImporter
 from threadline.application.ports import SourceFile
 from threadline.application.threadline import Threadline
@@ -251,7 +251,7 @@ def test_the_upgrade_is_not_recorded_done_while_an_agents_adapter_is_not_loaded(
     app._upgraded = True  # as an earlier release: no index
     entry = Import(agent=AGENT, source_key=str(old), path=str(old))
     app._record_location(source(old), _without_conversation(read), entry)
-    monkeypatch.setattr(ports, "_CONVERSATION_OF", {})
+    monkeypatch.setattr(naming, "_CONVERSATION_OF", {})
 
     app.index_legacy_threads()
 

@@ -19,7 +19,6 @@ from threadline.adapters.gemini.reader import GeminiReader
 from threadline.adapters.source_support import LinkedThreadContent
 from threadline.application.history import SourceLines, full_item
 from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile
-from threadline.domain.identity import imported_thread_id
 from threadline.domain.items import (
     AssistantMessage,
     Image,
@@ -168,7 +167,7 @@ def test_real_subagent_chat_is_a_child_of_the_chat_that_invoked_it() -> None:
     parent = next(p for p in REAL.rglob("session-*.jsonl") if b"Please delegate" in p.read_bytes())
     (child,) = REAL.rglob("chats/*/*.jsonl")
     thread = main(read(child))
-    assert thread.parent_thread_id == imported_thread_id("gemini", os.path.realpath(parent))
+    assert thread.parent_conversation_id == main(read(parent)).conversation_id == child.parent.name
     assert thread.lineage is not None and thread.lineage.conversation_id is not None
     assert parent.stem.endswith(thread.lineage.conversation_id[:8])
     assert thread.summary.title == "There are 4 test files."  # its report's summary
@@ -403,7 +402,7 @@ def test_a_subagent_chat_is_a_child_of_its_parent_session(tmp_path: Path) -> Non
         [parent.name, child.name]
     )
     thread = main(read(child))
-    assert thread.parent_thread_id == imported_thread_id("gemini", os.path.realpath(parent))
+    assert thread.parent_conversation_id == main(read(parent)).conversation_id == SESSION
     assert thread.lineage is not None and thread.lineage.conversation_id == SESSION
     assert thread.summary.cwd == "/work/app"
 

@@ -48,6 +48,7 @@ class Executor:
         self.catch_up_fails = catch_up_fails
         self.imported: list[str] = []
         self.catch_ups = 0
+        self.gone: list[tuple[str, str]] = []
 
     def import_sources(
         self, sources: list[SourceFile], on_done: Callable[[SourceReport], None] | None = None
@@ -60,6 +61,10 @@ class Executor:
             if on_done:
                 on_done(report)
         return reports
+
+    def record_gone(self, locations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        self.gone.extend(locations)
+        return locations
 
     def catch_up(self) -> None:
         self.catch_ups += 1
@@ -159,3 +164,31 @@ def test_a_failed_catch_up_is_reported_and_what_was_imported_stays_imported(
 
     assert report.store_error == "no such table: threadline_threads"
     assert report.count("imported") == 1
+
+
+def test_a_recorded_location_no_longer_found_and_gone_is_recorded_gone_and_reported() -> None:
+    executor = Executor()
+    asked: list[list[str]] = []
+
+    def gone(roots: object, missing: list[str]) -> list[tuple[str, str]]:
+        asked.append(missing)
+        return [("claude-code", path) for path in missing]
+
+    report = import_transcripts(["/p"], finds(OLD), lambda: executor, Ledger(OLD, GROWN), gone=gone)
+
+    assert asked == [[GROWN.path]]  # only what the ledger has and discovery did not find
+    assert executor.gone == [("claude-code", GROWN.path)] and executor.imported == []
+    assert [(s.path, s.outcome, s.thread_id, s.agent) for s in report.sources] == [
+        (OLD.path, "skipped", "thread-1", "claude-code"),
+        (GROWN.path, "gone", "thread-1", "claude-code"),
+    ]
+    assert report.count("gone", "claude-code") == 1
+    assert executor.catch_ups == 1  # the ledger read model learns it is gone
+
+
+def test_a_recorded_location_not_found_but_still_there_needs_no_executor() -> None:
+    report = import_transcripts(
+        ["/p"], finds(OLD), never_made, Ledger(OLD, GROWN), gone=lambda roots, missing: []
+    )
+
+    assert [s.outcome for s in report.sources] == ["skipped"]

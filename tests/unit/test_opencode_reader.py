@@ -23,7 +23,6 @@ from threadline.adapters.opencode.discovery import discover
 from threadline.adapters.opencode.reader import OpenCodeReader
 from threadline.adapters.source_support import LinkedThreadContent
 from threadline.application.ports import ReadTranscript, SourceFile
-from threadline.domain.identity import imported_thread_id
 from threadline.domain.items import (
     AssistantMessage,
     Image,
@@ -139,8 +138,8 @@ def test_real_subagent_session_is_a_child_of_the_task_call(real_db: Path) -> Non
     parent = next(s for s in sessions if s["id"] == child["parent_id"])
     results = read_all(real_db)
     thread = main(results[child["id"]])
-    canonical = os.path.realpath(real_db)
-    assert thread.parent_thread_id == imported_thread_id("opencode", f"{canonical}#{parent['id']}")
+    assert thread.parent_conversation_id == main(results[parent["id"]]).conversation_id
+    assert thread.parent_conversation_id == parent["id"]
     assert thread.lineage is not None and thread.lineage.conversation_id == parent["id"]
     (task,) = of(main(results[parent["id"]]).items, ToolCall)
     assert task.name == "task" and thread.spawned_by_call_id == task.call_id
@@ -536,8 +535,8 @@ def test_json_tree_child_session_names_its_parent(tmp_path: Path) -> None:
     build_tree(tmp_path, "ses_child", parent="ses_parent")
     results = read_all(tmp_path)
     child = main(results["ses_child"])
-    parent_file = os.path.realpath(tmp_path / "storage" / "session" / "prj" / "ses_parent.json")
-    assert child.parent_thread_id == imported_thread_id("opencode", parent_file)
+    assert child.parent_conversation_id == main(results["ses_parent"]).conversation_id
+    assert child.parent_conversation_id == "ses_parent"
 
 
 def test_a_session_in_both_the_database_and_the_tree_is_read_once(tmp_path: Path) -> None:
