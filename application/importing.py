@@ -120,7 +120,9 @@ class TranscriptImporter:
         ):
             return report  # nothing new complete: nothing to write
         report.outcome = self.app.record_import(source, read, entry)
-        if report.outcome != "rejected":
+        if read.copy_of is not None and report.outcome == "known":
+            report.thread_id = read.copy_of  # an export of that thread
+        elif report.outcome != "rejected":
             report.thread_id = str(self.app.thread_id_for(source))
         return report
 

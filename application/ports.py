@@ -132,6 +132,10 @@ class ReadTranscript:
     mirrored: dict[str, ThreadContent] = field(default_factory=dict)
     """Sub-agent conversations known only from the parent's progress lines, by their
     conversation id: each is a child thread unless its own transcript was imported."""
+    copy_of: str | None = None
+    """The id of the thread this source is an export of (``threadline export``), when
+    nothing was added to it since: with that thread in the store, the location is
+    recorded as known to it."""
 
 
 class SourceReader(Protocol):

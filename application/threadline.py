@@ -193,6 +193,8 @@ class Threadline(Application[UUID]):
             read.main.parent_thread_id = self.thread_of_conversation(
                 source.agent, read.main.parent_conversation_id
             )
+        if read.main is None and read.copy_of is not None and self._has_thread(read.copy_of):
+            return self._record_copy(source, read, entry)
         if read.main is None:
             return self._record_rejected(source, read, entry, key)
         if key is None or (conversation and _is_legacy_duplicate(entry, conversation)):
@@ -223,6 +225,31 @@ class Threadline(Application[UUID]):
         )
         self.save(entry)
         return "rejected"
+
+    def _has_thread(self, thread_id: str) -> bool:
+        try:
+            return UUID(thread_id) in self.repository
+        except ValueError:
+            return False
+
+    def _record_copy(self, source: SourceFile, read: ReadTranscript, entry: Import) -> Outcome:
+        """An export of a thread this store holds, and nothing more: known, and nothing in
+        that thread changes. The location gets no thread of its own (yet): what the other
+        agent adds to it later is a thread of its own, whose lineage names that thread."""
+        entry.record(
+            path=source.path,
+            version=read.version,
+            thread_id=None,
+            outcome="known",
+            items_consumed=entry.items_consumed,
+            problems=len(read.problems),
+            sidechains=dict(entry.sidechains),
+            pages=read.pages,
+            sidechain_lines=read.sidechain_lines,
+            conversation_id=read.conversation_id,
+        )
+        self.save(entry)
+        return "known"
 
     def _record_location(self, source: SourceFile, read: ReadTranscript, entry: Import) -> Outcome:
         """A location that is a conversation of its own: the rules before ADR 0011."""

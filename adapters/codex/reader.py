@@ -77,6 +77,7 @@ class CodexReader:
             main=main,
             problems=mapper.problems,
             conversation_id=main.conversation_id if main is not None else None,
+            copy_of=_exported_thread(mapper) if main is None else None,
         )
 
     def _thread(
@@ -253,3 +254,10 @@ def claude_thread_id(lineage: Lineage) -> Any:
     if lineage.kind != "imported" or not lineage.source_path:
         return None
     return imported_thread_id(CLAUDE_AGENT, os.path.realpath(lineage.source_path))
+
+
+def _exported_thread(mapper: RolloutMapper) -> str | None:
+    """The thread a rollout ``threadline export`` wrote is a copy of, when Codex added
+    nothing to it."""
+    exported = mapper.exported_from
+    return as_str(exported.get("thread_id")) if exported is not None else None

@@ -126,28 +126,41 @@ def test_exporting_again_writes_and_records_nothing(home: Path, tmp_path: Path) 
 
 
 def test_importing_the_codex_home_afterwards_adds_no_thread(home: Path, tmp_path: Path) -> None:
-    from threadline.adapters.codex.reader import CodexReader
-    from threadline.application.importing import TranscriptImporter
-
     row = _imported(home)
     codex_home = tmp_path / "codex-home"
     _export(home, row["thread_id"], codex_home)
     before = run_cli("threads", "--all", "--json", home=home).json()
 
-    # Through the CLI (which reads a Codex home once Codex is a registered source), and
-    # through the import use case with the Codex reader, as `import` will run it.
-    assert "Traceback" not in run_cli("import", codex_home, home=home).stderr
-    sources, problems = CodexReader().discover([str(codex_home)])
-    assert len(sources) == 1 and not problems
-    store = open_test_store(home)
-    try:
-        (report,) = TranscriptImporter(store.app, CodexReader(), store.blobs).import_sources(
-            sources
-        )
-    finally:
-        store.close()
-    assert not report.problems
+    done = run_cli("import", codex_home, "--json", home=home)
+    assert done.returncode == 0, done.stderr
+    (source,) = done.json()["sources"]
+    assert (source["agent"], source["outcome"]) == ("codex", "known")
+    assert source["thread_id"] == row["thread_id"]
     assert run_cli("threads", "--all", "--json", home=home).json() == before
+
+
+def test_what_codex_adds_to_an_exported_rollout_is_a_thread_of_its_own(
+    home: Path, tmp_path: Path
+) -> None:
+    row = _imported(home)
+    codex_home = tmp_path / "codex-home"
+    rollout = Path(_export(home, row["thread_id"], codex_home)["path"])
+    assert run_cli("import", codex_home, home=home).returncode == 0
+    prompt = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "now in Celsius"}],
+    }
+    with rollout.open("ab") as f:
+        line = {"timestamp": "2026-10-05T16:00:00.000Z", "type": "response_item", "payload": prompt}
+        f.write(json.dumps(line).encode() + b"\n")
+
+    assert run_cli("import", codex_home, home=home).returncode == 0
+    rows = {r["thread_id"]: r for r in run_cli("threads", "--all", "--json", home=home).json()}
+    assert rows[row["thread_id"]]["item_count"] == row["item_count"]
+    (added,) = [r for r in rows.values() if r["source_agent"] == "codex"]
+    shown = run_cli("show", added["thread_id"][:8], "--json", home=home).json()
+    assert [i["type"] for i in shown["items"]] == ["user"]
 
 
 def test_a_rollout_codex_imported_from_a_claude_session_names_that_sessions_thread(
