@@ -29,6 +29,7 @@ from threadline.application.row_changes import (
     AddToItemCount,
     ClearHistory,
     ClearSearch,
+    FollowHead,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
@@ -73,6 +74,7 @@ T_ARCHIVED = topics(Session.Archived)  # type: ignore[attr-defined]
 T_UNARCHIVED = topics(Session.Unarchived)  # type: ignore[attr-defined]
 T_LINEAGE = topics(Session.LineageRecorded)  # type: ignore[attr-defined]
 T_CONVERSATION = topics(Conversation.ConversationRegistered)  # type: ignore[attr-defined]
+T_HEAD = topics(Conversation.HeadRecorded)  # type: ignore[attr-defined]
 T_ITEMS = topics(Session.ItemsRecorded)  # type: ignore[attr-defined]
 T_APPENDED = topics(Session.TranscriptAppended)  # type: ignore[attr-defined]
 T_REPLACED = topics(Session.HistoryReplaced)  # type: ignore[attr-defined]
@@ -130,8 +132,9 @@ class ThreadList:
 
     The user's name wins as the title (``Renamed``; every later summary carries it, the
     Session sees to that); ``Archived``/``Unarchived`` set ``archived``; ``LineageRecorded``
-    says which thread this one continues or forks; the conversation index
-    (``ConversationRegistered``) gives the conversation id (ADR 0011)."""
+    says which thread this one continues or forks; the conversation index gives the
+    conversation id (``ConversationRegistered``) and the location whose bytes the thread
+    holds (``HeadRecorded``: ``source_path``), ADR 0011."""
 
     name = "threads"
     topics = (
@@ -145,6 +148,7 @@ class ThreadList:
         | T_UNARCHIVED
         | T_LINEAGE
         | T_CONVERSATION
+        | T_HEAD
     )
 
     def changes(
@@ -181,9 +185,11 @@ class ThreadList:
         if topic in T_CONVERSATION:
             registered = str(event["thread_id"])
             return [
-                RegisterConversation(registered, event["conversation_id"]),
+                RegisterConversation(registered, event["conversation_id"], thread_id),
                 LinkConversation(registered),
             ]
+        if topic in T_HEAD:
+            return [FollowHead(event["path"], thread_id)]
         ops: list[RowChange] = [_summary(thread_id, event["summary"])]
         if topic in T_REPLACED:
             ops.append(ResetItemCount(thread_id))

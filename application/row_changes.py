@@ -98,12 +98,22 @@ class RegisterConversation(NamedTuple):
 
     thread_id: str
     conversation_id: str
+    conversation_index: str
+    """The index aggregate's id, which its ``HeadRecorded`` events carry."""
 
 
 class LinkConversation(NamedTuple):
     """The thread's row takes its conversation id, if already registered."""
 
     thread_id: str
+
+
+class FollowHead(NamedTuple):
+    """The conversation's thread now holds the bytes read at this location (a moved tree,
+    a mirrored sub-agent's own transcript found): its row's source is that location."""
+
+    source_path: str
+    conversation_index: str
 
 
 class ResetItemCount(NamedTuple):
@@ -303,6 +313,7 @@ RowChange = (
     | SetLineage
     | RegisterConversation
     | LinkConversation
+    | FollowHead
     | ResetItemCount
     | InsertSpawn
     | LinkSpawnedThread

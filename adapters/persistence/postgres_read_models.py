@@ -74,7 +74,8 @@ DDL = {
             PRIMARY KEY (parent_thread_id, agent_id))""",
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.conversations (
             thread_id {TEXT} PRIMARY KEY,
-            conversation_id {TEXT} NOT NULL)""",
+            conversation_id {TEXT} NOT NULL,
+            conversation_index {TEXT} NOT NULL UNIQUE)""",
     ],
     "history": [
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.history (

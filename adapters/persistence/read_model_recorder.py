@@ -31,6 +31,7 @@ from threadline.application.row_changes import (
     ClearUsage,
     ClearUsageBuckets,
     CountMessageId,
+    FollowHead,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
@@ -103,6 +104,8 @@ def write_statements(mark: str, prefix: str = "") -> dict[type[RowChange], str]:
         f"SELECT conversation_id FROM {prefix}conversations c"
         " WHERE c.thread_id = threads.thread_id)"
         f" WHERE thread_id = {mark}",
+        FollowHead: f"UPDATE {prefix}threads SET source_path = {mark} WHERE thread_id = ("
+        f"SELECT thread_id FROM {prefix}conversations c WHERE c.conversation_index = {mark})",
         ResetItemCount: f"UPDATE {prefix}threads SET item_count = 0 WHERE thread_id = {mark}",
         InsertSpawn: insert("spawns", InsertSpawn) + " ON CONFLICT DO NOTHING",
         LinkSpawnedThread: f"UPDATE {prefix}threads SET spawned_by_call_id = {mark}"

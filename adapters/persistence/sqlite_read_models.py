@@ -59,7 +59,8 @@ DDL = {
         # Each conversation's thread (ConversationRegistered), for the thread's row.
         """CREATE TABLE IF NOT EXISTS conversations (
             thread_id TEXT PRIMARY KEY,
-            conversation_id TEXT NOT NULL) WITHOUT ROWID""",
+            conversation_id TEXT NOT NULL,
+            conversation_index TEXT NOT NULL UNIQUE) WITHOUT ROWID""",
     ],
     "history": [
         """CREATE TABLE IF NOT EXISTS history (

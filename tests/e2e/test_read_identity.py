@@ -139,6 +139,14 @@ def test_a_mirrored_sub_agents_row_names_its_parents_transcript_until_its_own_is
     assert child["spawned_by_call_id"] == call_id
     rebuilt_equals_incremental(home)
 
+    # Its own transcript found: the thread holds that file's bytes, and names it.
+    sub.user("A line only the sub-agent's own file has")
+    own = sub.write(path.with_suffix("") / "subagents" / "agent-a1b2c3d.jsonl")
+    assert imported(own, home)[str(own)]["outcome"] == "replaced"
+    (after,) = [t for t in threads(home).values() if t["parent_thread_id"]]
+    assert (after["thread_id"], after["source_path"]) == (child["thread_id"], str(own))
+    rebuilt_equals_incremental(home)
+
 
 def test_the_ledger_shows_a_location_gone_from_disk_and_its_thread_stays(
     claude_tree: ClaudeTree, home: Path

@@ -28,6 +28,7 @@ from threadline.application.row_changes import (
     ClearUsage,
     ClearUsageBuckets,
     CountMessageId,
+    FollowHead,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
@@ -234,13 +235,17 @@ def test_the_users_names_lineage_conversations_and_gone_locations_read_back(
     store.read_models.apply(
         [
             # The index is saved before the thread's first event: the row finds it later.
-            RegisterConversation("parent", "session-1"),
+            RegisterConversation("parent", "session-1", "index-1"),
             LinkConversation("parent"),
             new_thread("parent"),
             LinkConversation("parent"),
             new_thread("child-1"),
-            RegisterConversation("child-1", "session-1/agent-a1"),  # an earlier release's
+            RegisterConversation(
+                "child-1", "session-1/agent-a1", "index-2"
+            ),  # an earlier release's
             LinkConversation("child-1"),
+            FollowHead("/s/moved/parent.jsonl", "index-1"),
+            FollowHead("/s/nowhere.jsonl", "index-3"),
             Rename("My name", "parent"),
             summary("parent", "a later title the source wrote"),  # the Session keeps the name,
             Rename("My name", "parent"),  # as its next event says
@@ -270,6 +275,8 @@ def test_the_users_names_lineage_conversations_and_gone_locations_read_back(
         parent, child = threads["parent"], threads["child-1"]
         assert (parent["title"], parent["title_source"]) == ("My name", "user")
         assert parent["first_user_message"] == "first"
+        assert parent["source_path"] == "/s/moved/parent.jsonl"
+        assert child["source_path"] == "/s/child-1.jsonl"
         assert (parent["conversation_id"], child["conversation_id"]) == (
             "session-1",
             "session-1/agent-a1",
