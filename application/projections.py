@@ -29,22 +29,32 @@ from threadline.application.row_changes import (
     AddToItemCount,
     ClearHistory,
     ClearSearch,
+    FollowHead,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
     InsertThread,
+    LinkConversation,
     LinkSpawnedThread,
     LinkSpawningCall,
+    MarkGone,
     RecordImport,
+    RegisterConversation,
     RegisterSource,
+    Rename,
     ResetItemCount,
     RowChange,
+    SetArchived,
+    SetLineage,
+    TitleFromFirstPrompt,
     TouchSource,
     UpdateSummary,
 )
 from threadline.application.usage import UsageProjection
+from threadline.domain.conversation import Conversation
 from threadline.domain.ledger import Import
-from threadline.domain.session import Session
+from threadline.domain.session import LIVE_AGENT, Session
+from threadline.domain.titles import first_line
 
 PAGE_SIZE = 500
 
@@ -58,12 +68,20 @@ def topics(event_class: type) -> frozenset[str]:
 
 
 T_IMPORTED = topics(Session.SessionImported)  # type: ignore[attr-defined]
+T_CONFIGURED = topics(Session.SessionConfigured)
+T_RENAMED = topics(Session.Renamed)  # type: ignore[attr-defined]
+T_ARCHIVED = topics(Session.Archived)  # type: ignore[attr-defined]
+T_UNARCHIVED = topics(Session.Unarchived)  # type: ignore[attr-defined]
+T_LINEAGE = topics(Session.LineageRecorded)  # type: ignore[attr-defined]
+T_CONVERSATION = topics(Conversation.ConversationRegistered)  # type: ignore[attr-defined]
+T_HEAD = topics(Conversation.HeadRecorded)  # type: ignore[attr-defined]
 T_ITEMS = topics(Session.ItemsRecorded)  # type: ignore[attr-defined]
 T_APPENDED = topics(Session.TranscriptAppended)  # type: ignore[attr-defined]
 T_REPLACED = topics(Session.HistoryReplaced)  # type: ignore[attr-defined]
 T_REGISTERED = topics(Import.SourceRegistered)  # type: ignore[attr-defined]
 T_LEDGER = topics(Import.LedgerRecorded)  # type: ignore[attr-defined]
 T_TOUCHED = topics(Import.SourceTouched)  # type: ignore[attr-defined]
+T_GONE = topics(Import.SourceGone)  # type: ignore[attr-defined]
 
 
 class Projection(Protocol):
@@ -81,6 +99,7 @@ def _summary(thread_id: str, summary: dict[str, Any]) -> UpdateSummary:
     git = summary.get("git") or {}
     return UpdateSummary(
         summary["title"],
+        summary.get("title_source", "prompt"),
         summary["preview"],
         summary["first_user_message"],
         summary["cwd"],
@@ -102,25 +121,42 @@ def utc(timestamp: str | None) -> str | None:
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+LIVE_TITLE = "Live session"
+"""A live session's title until its first prompt (or the user's name for it)."""
+
+
 class ThreadList:
-    """One row per thread. A sub-agent thread is linked to the tool call that spawned it
-    by the parent's tool result naming its agent id, whichever was imported first."""
+    """One row per thread, imported (``SessionImported``) or started here
+    (``SessionConfigured``). A sub-agent thread is linked to the tool call that spawned
+    it by the parent's tool result naming its agent id, whichever was imported first.
+
+    The user's name wins as the title (``Renamed``; every later summary carries it, the
+    Session sees to that); ``Archived``/``Unarchived`` set ``archived``; ``LineageRecorded``
+    says which thread this one continues or forks; the conversation index gives the
+    conversation id (``ConversationRegistered``) and the location whose bytes the thread
+    holds (``HeadRecorded``: ``source_path``), ADR 0011."""
 
     name = "threads"
-    topics = T_IMPORTED | T_ITEMS | T_APPENDED | T_REPLACED
+    topics = (
+        T_IMPORTED
+        | T_CONFIGURED
+        | T_ITEMS
+        | T_APPENDED
+        | T_REPLACED
+        | T_RENAMED
+        | T_ARCHIVED
+        | T_UNARCHIVED
+        | T_LINEAGE
+        | T_CONVERSATION
+        | T_HEAD
+    )
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[RowChange]:
         thread_id = event["originator_id"]
         if topic in T_ITEMS:
-            ops: list[RowChange] = [AddToItemCount(len(event["items"]), thread_id)]
-            for item in event["items"]:
-                if item["type"] == "tool_result" and item.get("agent_id"):
-                    agent_id, call_id = item["agent_id"], item["call_id"]
-                    ops.append(InsertSpawn(thread_id, agent_id, call_id))
-                    ops.append(LinkSpawnedThread(call_id, thread_id, agent_id))
-            return ops
+            return self._items(thread_id, event["items"])
         if topic in T_IMPORTED:
             source = event["source"]
             summary = _summary(thread_id, event["summary"])
@@ -134,11 +170,82 @@ class ThreadList:
                 parent_thread_id=event.get("parent_thread_id"),
                 spawned_by_call_id=event.get("spawned_by_call_id"),
             )
-            return [row, LinkSpawningCall(thread_id)]
-        ops = [_summary(thread_id, event["summary"])]
+            return [row, LinkSpawningCall(thread_id), LinkConversation(thread_id)]
+        if topic in T_CONFIGURED:
+            return [_live_thread(thread_id, event)]
+        if topic in T_RENAMED:
+            return [Rename(event["title"], thread_id)]
+        if topic in T_ARCHIVED or topic in T_UNARCHIVED:
+            return [SetArchived(int(topic in T_ARCHIVED), thread_id)]
+        if topic in T_LINEAGE:
+            other, continued = event["thread_id"], event["relation"] == "continued_from"
+            return [
+                SetLineage(other if continued else None, None if continued else other, thread_id)
+            ]
+        if topic in T_CONVERSATION:
+            registered = str(event["thread_id"])
+            return [
+                RegisterConversation(registered, event["conversation_id"], thread_id),
+                LinkConversation(registered),
+            ]
+        if topic in T_HEAD:
+            return [FollowHead(event["path"], thread_id)]
+        ops: list[RowChange] = [_summary(thread_id, event["summary"])]
         if topic in T_REPLACED:
             ops.append(ResetItemCount(thread_id))
         return ops
+
+    @staticmethod
+    def _items(thread_id: str, items: list[dict[str, Any]]) -> list[RowChange]:
+        newest = next((i["timestamp"] for i in reversed(items) if i.get("timestamp")), None)
+        newest = utc(newest)
+        ops: list[RowChange] = [AddToItemCount(len(items), newest, newest, thread_id)]
+        prompt = _first_prompt(items)
+        if prompt:
+            ops.append(
+                TitleFromFirstPrompt(first_line(prompt), first_line(prompt), prompt, thread_id)
+            )
+        for item in items:
+            if item["type"] == "tool_result" and item.get("agent_id"):
+                agent_id, call_id = item["agent_id"], item["call_id"]
+                ops.append(InsertSpawn(thread_id, agent_id, call_id))
+                ops.append(LinkSpawnedThread(call_id, thread_id, agent_id))
+        return ops
+
+
+def _live_thread(thread_id: str, event: dict[str, Any]) -> InsertThread:
+    """A session started here: its row from its settings, titled by its first prompt later."""
+    settings, at = event["settings"], utc(event["timestamp"])
+    return InsertThread(
+        thread_id,
+        LIVE_TITLE,
+        "fallback",
+        "",
+        "",
+        settings["cwd"],
+        None,
+        None,
+        None,
+        orjson.dumps([settings["model"]]).decode(),
+        at,
+        at,
+        source_agent=LIVE_AGENT,
+        source_path=settings["cwd"],
+        source_session_id=thread_id,
+        agent_id=None,
+        parent_thread_id=None,
+        spawned_by_call_id=None,
+    )
+
+
+def _first_prompt(items: list[dict[str, Any]]) -> str:
+    """The text of the first prompt typed in these items (not harness-injected), if any."""
+    for item in items:
+        if item["type"] == "user" and not item.get("meta"):
+            text = " ".join(p for p in item["parts"] if isinstance(p, str))
+            if text.strip():
+                return text
+    return ""
 
 
 class History:
@@ -167,18 +274,24 @@ class History:
 
 
 class Ledger:
+    """One row per location of a source: which version of it is in which thread, whether
+    it is still on disk (``gone``), and how a diverged version differs (ADR 0011)."""
+
     name = "ledger"
-    topics = T_REGISTERED | T_LEDGER | T_TOUCHED
+    topics = T_REGISTERED | T_LEDGER | T_TOUCHED | T_GONE
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: SourceLines
     ) -> list[RowChange]:
         import_id = event["originator_id"]
         if topic in T_TOUCHED:
-            return [TouchSource(event["mtime_ns"], import_id)]
+            return [TouchSource(event["mtime_ns"], 0, import_id)]
+        if topic in T_GONE:
+            return [MarkGone(import_id)]
         if topic in T_REGISTERED:
             return [RegisterSource(import_id, event["agent"], event["path"])]
         v = event["version"]
+        divergence = event.get("divergence") or {}
         return [
             RecordImport(
                 thread_id=event["thread_id"],
@@ -193,6 +306,10 @@ class Ledger:
                 recorded_at=event["timestamp"],
                 version=event["originator_version"],
                 source_path=event["path"],
+                gone=0,
+                diverged_from=divergence.get("other_path"),
+                this_ends_at=utc(divergence.get("this_last_timestamp")),
+                other_ends_at=utc(divergence.get("other_last_timestamp")),
                 import_id=import_id,
             )
         ]
@@ -285,9 +402,8 @@ class CatchUp:
         seen = 0
         while start < end:
             last, count, ops = self._page(selected, positions, start, end)
-            if count == 0:
-                self.store.apply([], {n: end for n, pos in positions.items() if pos < end})
-                break
+            # An empty page (nothing up to ``end`` any selected projection follows) moves
+            # every position to ``end``, with no rows.
             new_positions = {name: max(pos, last) for name, pos in positions.items()}
             try:
                 # Only positions that move: a projection already past this page (one

@@ -16,6 +16,7 @@ class InsertThread(NamedTuple):
 
     thread_id: str
     title: str
+    title_source: str
     preview: str
     first_user_message: str
     cwd: str | None
@@ -37,6 +38,8 @@ class UpdateSummary(NamedTuple):
     """A thread's summary as a later event has it (the key last, as in ``WHERE``)."""
 
     title: str
+    title_source: str
+    """``user``: the name the user gave (``Renamed``), which every later summary keeps."""
     preview: str
     first_user_message: str
     cwd: str | None
@@ -50,8 +53,67 @@ class UpdateSummary(NamedTuple):
 
 
 class AddToItemCount(NamedTuple):
+    """Items recorded: the thread is updated no earlier than its newest item (a live
+    session's items are the only news of it). ``newest`` twice: compared, then set."""
+
     added: int
+    newest: str | None
+    newest_again: str | None
     thread_id: str
+
+
+class TitleFromFirstPrompt(NamedTuple):
+    """A live session's first typed prompt titles it, unless the user named it first
+    (a live session starts with no summary of its own: ``SessionConfigured``)."""
+
+    title: str
+    preview: str
+    first_user_message: str
+    thread_id: str
+
+
+class Rename(NamedTuple):
+    """The user's name for the thread (``title_source`` becomes ``user``)."""
+
+    title: str
+    thread_id: str
+
+
+class SetArchived(NamedTuple):
+    archived: int
+    thread_id: str
+
+
+class SetLineage(NamedTuple):
+    """The thread continues or forks another (a Claude Code resume or fork; one is None)."""
+
+    continued_from: str | None
+    forked_from: str | None
+    thread_id: str
+
+
+class RegisterConversation(NamedTuple):
+    """The conversation (the agent's own id) a thread holds, kept once: its index may be
+    saved before the thread's first event (``LinkConversation`` then finds it)."""
+
+    thread_id: str
+    conversation_id: str
+    conversation_index: str
+    """The index aggregate's id, which its ``HeadRecorded`` events carry."""
+
+
+class LinkConversation(NamedTuple):
+    """The thread's row takes its conversation id, if already registered."""
+
+    thread_id: str
+
+
+class FollowHead(NamedTuple):
+    """The conversation's thread now holds the bytes read at this location (a moved tree,
+    a mirrored sub-agent's own transcript found): its row's source is that location."""
+
+    source_path: str
+    conversation_index: str
 
 
 class ResetItemCount(NamedTuple):
@@ -118,13 +180,27 @@ class RecordImport(NamedTuple):
     recorded_at: str
     version: int
     source_path: str
+    gone: int
+    """0: a location recorded is on disk again (it was, to be read)."""
+    diverged_from: str | None
+    """For a divergence (``diverged_newer`` / ``diverged_older``): the location whose
+    version the thread held, and when each version's last line was written."""
+    this_ends_at: str | None
+    other_ends_at: str | None
     import_id: str
 
 
 class TouchSource(NamedTuple):
-    """The source's modification time moved, its bytes did not."""
+    """The source's modification time moved, its bytes did not (and it is on disk)."""
 
     mtime_ns: int
+    gone: int
+    import_id: str
+
+
+class MarkGone(NamedTuple):
+    """The location was looked for and is no longer on disk; its thread stays."""
+
     import_id: str
 
 
@@ -231,6 +307,13 @@ RowChange = (
     InsertThread
     | UpdateSummary
     | AddToItemCount
+    | TitleFromFirstPrompt
+    | Rename
+    | SetArchived
+    | SetLineage
+    | RegisterConversation
+    | LinkConversation
+    | FollowHead
     | ResetItemCount
     | InsertSpawn
     | LinkSpawnedThread
@@ -240,6 +323,7 @@ RowChange = (
     | RegisterSource
     | RecordImport
     | TouchSource
+    | MarkGone
     | InsertSearch
     | ClearSearch
     | InsertUsage

@@ -12,8 +12,9 @@ Live sessions load and save their threads here too.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -47,6 +48,18 @@ from threadline.domain.identity import (
 from threadline.domain.items import Item
 from threadline.domain.ledger import FEEDS_THREAD, Divergence, Import, Outcome, SourcePage
 from threadline.domain.session import Lineage, ReplaceReason, Session
+
+
+class ThreadNames(TypedDict):
+    """A thread after the user named, archived or unarchived it."""
+
+    thread_id: str
+    title: str
+    named_by_user: bool
+    archived: bool
+    changed: bool
+    """False when the thread already was so (nothing was recorded)."""
+
 
 UPGRADE_BATCH = 200
 """Index entries saved per transaction while indexing an earlier release's threads."""
@@ -135,21 +148,43 @@ class Threadline(Application[UUID]):
 
     # -- the user's own names ------------------------------------------------
 
-    def rename_thread(self, thread_id: UUID, title: str) -> None:
-        """Name a thread; the name outlives every title its source writes later."""
-        session: Session = self.repository.get(thread_id)
-        session.rename(title)
-        self.save(session)
+    def rename_thread(self, thread_id: UUID, title: str) -> ThreadNames:
+        """Name a thread; the name outlives every title its source writes later.
 
-    def archive_thread(self, thread_id: UUID) -> None:
-        session: Session = self.repository.get(thread_id)
-        session.archive()
-        self.save(session)
+        Raises ``ThreadNotFoundError``, and ``TitleNotGivenError`` for an empty name."""
+        return self._change_thread(thread_id, lambda session: session.rename(title))
 
-    def unarchive_thread(self, thread_id: UUID) -> None:
-        session: Session = self.repository.get(thread_id)
-        session.unarchive()
-        self.save(session)
+    def archive_thread(self, thread_id: UUID) -> ThreadNames:
+        """Hide a thread from the thread list (``threads --archived`` shows it)."""
+        return self._change_thread(thread_id, Session.archive)
+
+    def unarchive_thread(self, thread_id: UUID) -> ThreadNames:
+        return self._change_thread(thread_id, Session.unarchive)
+
+    def _change_thread(self, thread_id: UUID, change: Callable[[Session], None]) -> ThreadNames:
+        """Load the thread, change it, save: retried from the load when another writer (an
+        import appending to it) saved first, as an import is (``with_store_retries``)."""
+        from threadline.application.importing import with_store_retries
+
+        def once() -> ThreadNames:
+            try:
+                session: object = self.repository.get(thread_id)
+            except AggregateNotFoundError as exc:
+                raise ThreadNotFoundError(f"no thread {str(thread_id)!r}") from exc
+            if not isinstance(session, Session):
+                raise ThreadNotFoundError(f"no thread {str(thread_id)!r}")
+            change(session)
+            changed = bool(session.pending_events)
+            self.save(session)
+            return {
+                "thread_id": str(thread_id),
+                "title": session.user_title or session.summary.title,
+                "named_by_user": session.user_title is not None,
+                "archived": session.archived,
+                "changed": changed,
+            }
+
+        return with_store_retries(f"thread {thread_id}", once)
 
     # -- live sessions -------------------------------------------------------
 

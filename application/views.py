@@ -167,7 +167,6 @@ class ThreadPage(TypedDict):
 
 def list_threads(read_models: ReadModels, query: ThreadQuery) -> ThreadPage:
     """A page of the thread list."""
-    import orjson
 
     from threadline.application.read_queries import row_cursor
 
@@ -175,9 +174,18 @@ def list_threads(read_models: ReadModels, query: ThreadQuery) -> ThreadPage:
     more = query.limit is not None and len(rows) > query.limit
     rows = rows[: query.limit]
     for row in rows:
-        row["models"] = orjson.loads(row["models"])
+        thread_row(row)
         row["cursor"] = row_cursor(query, row)
     return {"threads": rows, "next_cursor": rows[-1]["cursor"] if more else None}
+
+
+def thread_row(row: Row) -> Row:
+    """A thread-list row as plain data: its models a list, its archived flag a bool."""
+    import orjson
+
+    row["models"] = orjson.loads(row["models"])
+    row["archived"] = bool(row["archived"])
+    return row
 
 
 class ThreadHistory(TypedDict):
@@ -202,7 +210,7 @@ def show_thread(
         raise ThreadNotFoundError(f"no thread {prefix!r}")
     lines = SourceLines(QueryBlobs(read_models))
     items = thread_items(read_models, orjson.loads, lines, thread_id, start, limit)
-    thread["models"] = orjson.loads(thread["models"])
+    thread_row(thread)
     last = items[-1]["position"] if items else start - 1
     next_position = last + 1 if last + 1 < thread["item_count"] else None
     return {"thread": thread, "items": items, "next_position": next_position}
@@ -218,8 +226,11 @@ def search(read_models: ReadModels, query: SearchQuery) -> list[Row]:
 
 
 def ledger(read_models: ReadModels) -> list[Row]:
-    """Which version of each source is in which thread."""
-    return read_models.ledger()
+    """Which version of each source is in which thread; ``gone``: no longer on disk."""
+    rows = read_models.ledger()
+    for row in rows:
+        row["gone"] = bool(row["gone"])
+    return rows
 
 
 def usage(

@@ -18,6 +18,7 @@ from threadline.adapters.cli import (
     export_command,
     import_command,
     mcp_command,
+    names_command,
     restore_command,
     serve_command,
     session_commands,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     import_command.add_parsers(sub)
     commands.add_parsers(sub)
+    names_command.add_parsers(sub)
     session_commands.add_parsers(sub)
     usage_command.add_parsers(sub)
     mcp_command.add_parsers(sub)

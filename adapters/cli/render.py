@@ -99,19 +99,14 @@ def ledger_table(rows: list[dict[str, Any]]) -> None:
         err.print("the ledger is empty: nothing imported yet")
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in (
-        "source",
-        "outcome",
-        "thread",
-        "size",
-        "sha256",
-        "items",
-        "problems",
-        "recorded",
-    ):
-        table.add_column(column, overflow="fold" if column == "source" else "ellipsis")
-    for row in rows:
-        table.add_row(
+    notes = [location_note(row) for row in rows]
+    columns = ["source", "outcome", "thread", "size", "sha256", "items", "problems", "recorded"]
+    if any(notes):
+        columns.append("note")
+    for column in columns:
+        table.add_column(column, overflow="fold" if column in ("source", "note") else "ellipsis")
+    for row, note in zip(rows, notes, strict=True):
+        cells = [
             escape(row["source_path"]),
             row["outcome"] or "",
             (row["thread_id"] or "")[:8],
@@ -120,8 +115,21 @@ def ledger_table(rows: list[dict[str, Any]]) -> None:
             str(row["items"]),
             str(row["problems"]),
             when(row["recorded_at"]),
-        )
+        ]
+        table.add_row(*cells, *([escape(note)] if len(columns) > len(cells) else []))
     out.print(table)
+
+
+def location_note(row: dict[str, Any]) -> str:
+    """What the ledger says of a location beyond its outcome: gone from disk (its thread
+    is kept), or how its version diverged from the one the thread held (ADR 0011)."""
+    notes = []
+    if row.get("gone"):
+        notes.append("gone from disk; its thread is kept")
+    if row.get("diverged_from"):
+        mine, theirs = when(row.get("this_ends_at")) or "?", when(row.get("other_ends_at")) or "?"
+        notes.append(f"diverged from {row['diverged_from']}: ends {mine}, that one {theirs}")
+    return "; ".join(notes)
 
 
 ROLE_STYLE = {
@@ -138,10 +146,13 @@ ROLE_STYLE = {
 
 def history(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = False) -> None:
     out.print(f"[bold]{escape(thread['title'])}[/bold]  [dim]{thread['thread_id']}[/dim]")
-    out.print(
-        f"[dim]{escape(thread['source_path'])}  cwd {escape(thread['cwd'] or '-')}  "
-        f"{thread['item_count']} items[/dim]\n"
-    )
+    facts = [
+        escape(thread["source_path"]),
+        f"cwd {escape(thread['cwd'] or '-')}",
+        f"{thread['item_count']} items",
+        *thread_facts(thread),
+    ]
+    out.print(f"[dim]{'  '.join(facts)}[/dim]\n")
     for item in items:
         kind = item["type"]
         text = item_text(item)
@@ -166,6 +177,20 @@ def history(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = Fa
 
 FOLDED = ("tool_call", "tool_result")
 FOLD_WIDTH = 200
+
+
+def thread_facts(thread: dict[str, Any]) -> list[str]:
+    """What ``show`` says of a thread beyond its source: its lineage and the user's marks."""
+    facts = []
+    if thread.get("continued_from"):
+        facts.append(f"continues {thread['continued_from']}")
+    if thread.get("forked_from"):
+        facts.append(f"forks {thread['forked_from']}")
+    if thread.get("title_source") == "user":
+        facts.append("named by you")
+    if thread.get("archived"):
+        facts.append("archived")
+    return facts
 
 
 def folded(item: dict[str, Any], text: str, width: int = FOLD_WIDTH) -> tuple[str, str]:
@@ -196,6 +221,7 @@ def markdown(thread: dict[str, Any], items: list[dict[str, Any]], full: bool = F
     if thread.get("git_branch"):
         facts.append(f"- branch: `{thread['git_branch']}`")
     facts.append(f"- created {thread['created_at'] or '-'}, updated {thread['updated_at'] or '-'}")
+    facts.extend(f"- {fact}" for fact in thread_facts(thread))
     parts.append("\n".join(facts) + "\n")
     for item in items:
         kind = item["type"]

@@ -24,12 +24,15 @@ def threads_table(rows: list[dict[str, Any]], stream: TextIO | None = None) -> N
         columns[2:2] = ["source"]
         columns[-2:-1] = ["created", "updated"]
         columns.append("parent")
+    if any(lineage(row) for row in rows):
+        columns.append("from")
     cells = []
     for row, depth in in_tree_order(rows):
+        archived = "[archived] " if row.get("archived") else ""
         cells.append(
             {
                 "id": row["thread_id"][:8],
-                "title": ("  " * depth + "↳ " if depth else "") + one_line(row["title"]),
+                "title": ("  " * depth + "↳ " if depth else "") + archived + one_line(row["title"]),
                 "source": row["source_agent"],
                 "cwd": short_path(row["cwd"] or "", 40 if wide else 24),
                 "branch": cut(row["git_branch"] or "", 20),
@@ -37,6 +40,7 @@ def threads_table(rows: list[dict[str, Any]], stream: TextIO | None = None) -> N
                 "updated": when(row["updated_at"]),
                 "items": str(row["item_count"]),
                 "parent": (row["parent_thread_id"] or "")[:8],
+                "from": lineage(row),
             }
         )
     widths = {c: max([len(c), *(len(r[c]) for r in cells)]) for c in columns}
@@ -46,6 +50,15 @@ def threads_table(rows: list[dict[str, Any]], stream: TextIO | None = None) -> N
     lines.append("  ".join("─" * widths[c] for c in columns))
     lines.extend(_line(r, columns, widths) for r in cells)
     stream.write("\n".join(lines) + "\n")
+
+
+def lineage(row: dict[str, Any]) -> str:
+    """Which thread this one continues or forks (a Claude Code resume or fork), if any."""
+    if row.get("continued_from"):
+        return f"cont. {row['continued_from'][:8]}"
+    if row.get("forked_from"):
+        return f"fork {row['forked_from'][:8]}"
+    return ""
 
 
 def _line(cells: dict[str, str], columns: list[str], widths: dict[str, int]) -> str:

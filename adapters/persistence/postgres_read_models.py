@@ -41,6 +41,7 @@ DDL = {
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.threads (
             thread_id {TEXT} PRIMARY KEY,
             title {TEXT} NOT NULL,
+            title_source {TEXT} NOT NULL,
             preview {TEXT} NOT NULL,
             first_user_message {TEXT} NOT NULL,
             source_agent {TEXT} NOT NULL,
@@ -57,7 +58,10 @@ DDL = {
             item_count BIGINT NOT NULL DEFAULT 0,
             parent_thread_id {TEXT},
             spawned_by_call_id {TEXT},
-            archived INTEGER NOT NULL DEFAULT 0)""",
+            archived INTEGER NOT NULL DEFAULT 0,
+            conversation_id {TEXT},
+            continued_from {TEXT},
+            forked_from {TEXT})""",
         f"CREATE INDEX IF NOT EXISTS threads_by_updated"
         f" ON {SCHEMA}.threads ((coalesce(updated_at, created_at, '')), thread_id)",
         f"CREATE INDEX IF NOT EXISTS threads_by_created"
@@ -68,6 +72,10 @@ DDL = {
             agent_id {TEXT} NOT NULL,
             call_id {TEXT} NOT NULL,
             PRIMARY KEY (parent_thread_id, agent_id))""",
+        f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.conversations (
+            thread_id {TEXT} PRIMARY KEY,
+            conversation_id {TEXT} NOT NULL,
+            conversation_index {TEXT} NOT NULL UNIQUE)""",
     ],
     "history": [
         f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.history (
@@ -94,7 +102,11 @@ DDL = {
             outcome {TEXT},
             problems BIGINT,
             recorded_at {TEXT},
-            version BIGINT)""",
+            version BIGINT,
+            gone INTEGER NOT NULL DEFAULT 0,
+            diverged_from {TEXT},
+            this_ends_at {TEXT},
+            other_ends_at {TEXT})""",
         f"CREATE INDEX IF NOT EXISTS ledger_by_path ON {SCHEMA}.ledger (source_path)",
     ],
     "usage": usage_tables(TEXT, "BIGINT", f"{SCHEMA}."),

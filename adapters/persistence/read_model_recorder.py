@@ -31,23 +31,32 @@ from threadline.application.row_changes import (
     ClearUsage,
     ClearUsageBuckets,
     CountMessageId,
+    FollowHead,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
     InsertThread,
     InsertUsage,
     InsertUsageThread,
+    LinkConversation,
     LinkSpawnedThread,
     LinkSpawningCall,
+    MarkGone,
     RecordImport,
+    RegisterConversation,
     RegisterSource,
+    Rename,
     ResetItemCount,
     RowChange,
+    SetArchived,
+    SetLineage,
+    TitleFromFirstPrompt,
     TouchSource,
     UncountMessageIds,
     UpdateSummary,
     UpdateUsageThread,
 )
+from threadline.domain.session import LIVE_AGENT
 
 
 def write_statements(mark: str, prefix: str = "") -> dict[type[RowChange], str]:
@@ -77,8 +86,26 @@ def write_statements(mark: str, prefix: str = "") -> dict[type[RowChange], str]:
     return {
         InsertThread: insert("threads", InsertThread),
         UpdateSummary: update("threads", UpdateSummary),
-        AddToItemCount: f"UPDATE {prefix}threads SET item_count = item_count + {mark}"
+        AddToItemCount: f"UPDATE {prefix}threads SET item_count = item_count + {mark},"
+        f" updated_at = CASE WHEN updated_at IS NULL OR updated_at < {mark} THEN {mark}"
+        f" ELSE updated_at END WHERE thread_id = {mark}",
+        TitleFromFirstPrompt: f"UPDATE {prefix}threads SET"
+        f" title = CASE WHEN title_source = 'fallback' THEN {mark} ELSE title END,"
+        " title_source = CASE WHEN title_source = 'fallback' THEN 'prompt' ELSE title_source END,"
+        f" preview = {mark}, first_user_message = {mark} WHERE thread_id = {mark}"
+        f" AND first_user_message = '' AND source_agent = '{LIVE_AGENT}'",
+        Rename: f"UPDATE {prefix}threads SET title = {mark}, title_source = 'user'"
         f" WHERE thread_id = {mark}",
+        SetArchived: update("threads", SetArchived),
+        SetLineage: update("threads", SetLineage),
+        RegisterConversation: insert("conversations", RegisterConversation)
+        + " ON CONFLICT DO NOTHING",
+        LinkConversation: f"UPDATE {prefix}threads SET conversation_id = ("
+        f"SELECT conversation_id FROM {prefix}conversations c"
+        " WHERE c.thread_id = threads.thread_id)"
+        f" WHERE thread_id = {mark}",
+        FollowHead: f"UPDATE {prefix}threads SET source_path = {mark} WHERE thread_id = ("
+        f"SELECT thread_id FROM {prefix}conversations c WHERE c.conversation_index = {mark})",
         ResetItemCount: f"UPDATE {prefix}threads SET item_count = 0 WHERE thread_id = {mark}",
         InsertSpawn: insert("spawns", InsertSpawn) + " ON CONFLICT DO NOTHING",
         LinkSpawnedThread: f"UPDATE {prefix}threads SET spawned_by_call_id = {mark}"
@@ -92,6 +119,7 @@ def write_statements(mark: str, prefix: str = "") -> dict[type[RowChange], str]:
         RegisterSource: insert("ledger", RegisterSource),
         RecordImport: update("ledger", RecordImport),
         TouchSource: update("ledger", TouchSource),
+        MarkGone: f"UPDATE {prefix}ledger SET gone = 1 WHERE import_id = {mark}",
         ClearSearch: delete("search_items", ClearSearch),
         # The usage read model (``application.usage``): a bucket and a message id's count
         # add up as rows are written.

@@ -24,6 +24,7 @@ DDL = {
         """CREATE TABLE IF NOT EXISTS threads (
             thread_id TEXT PRIMARY KEY,
             title TEXT NOT NULL,
+            title_source TEXT NOT NULL,
             preview TEXT NOT NULL,
             first_user_message TEXT NOT NULL,
             source_agent TEXT NOT NULL,
@@ -40,7 +41,10 @@ DDL = {
             item_count INTEGER NOT NULL DEFAULT 0,
             parent_thread_id TEXT,
             spawned_by_call_id TEXT,
-            archived INTEGER NOT NULL DEFAULT 0)""",
+            archived INTEGER NOT NULL DEFAULT 0,
+            conversation_id TEXT,
+            continued_from TEXT,
+            forked_from TEXT)""",
         # The thread list's two orders (read_models.thread_list_sql).
         "CREATE INDEX IF NOT EXISTS threads_by_updated"
         " ON threads (coalesce(updated_at, created_at, ''), thread_id)",
@@ -52,6 +56,11 @@ DDL = {
             agent_id TEXT NOT NULL,
             call_id TEXT NOT NULL,
             PRIMARY KEY (parent_thread_id, agent_id)) WITHOUT ROWID""",
+        # Each conversation's thread (ConversationRegistered), for the thread's row.
+        """CREATE TABLE IF NOT EXISTS conversations (
+            thread_id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            conversation_index TEXT NOT NULL UNIQUE) WITHOUT ROWID""",
     ],
     "history": [
         """CREATE TABLE IF NOT EXISTS history (
@@ -78,7 +87,11 @@ DDL = {
             outcome TEXT,
             problems INTEGER,
             recorded_at TEXT,
-            version INTEGER)""",
+            version INTEGER,
+            gone INTEGER NOT NULL DEFAULT 0,
+            diverged_from TEXT,
+            this_ends_at TEXT,
+            other_ends_at TEXT)""",
         "CREATE INDEX IF NOT EXISTS ledger_by_path ON ledger (source_path)",
     ],
 }
@@ -102,13 +115,6 @@ DDL["search"] = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
     "text, content = '', tokenize = 'unicode61 remove_diacritics 2')",
 ]
-
-CONFIGURE = {
-    # FTS5 gathers terms in memory up to this many bytes (default 1 MiB) before it
-    # writes a segment: far fewer segments to write and merge (ADR 0007).
-    "search": [f"INSERT INTO search_text (search_text, rank) VALUES ('hashsize', {64 << 20})"],
-}
-"""Run once on tables just made (not on every open, like the CREATE statements)."""
 
 CONFIGURE = {
     # FTS5 gathers terms in memory up to this many bytes (default 1 MiB) before it

@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,53 @@ def test_rebuild_shows_a_progress_bar_on_a_terminal_only(
     assert b"rebuilt threads, history, ledger, usage, search" in shown
     piped = run_cli("rebuild", home=home)
     assert "rebuilding" not in piped.stderr
+
+
+class OtherCatchUpFirst:
+    """The read-model store, with another catch-up run to the end just before this one's
+    first write: two processes catching up at once, in the order that makes them meet."""
+
+    def __init__(self, store: Any, other: CatchUp) -> None:
+        self.store = store
+        self.other: CatchUp | None = other
+
+    def positions(self) -> dict[str, int]:
+        positions: dict[str, int] = self.store.positions()
+        return positions
+
+    def apply(self, ops: list[RowChange], positions: dict[str, int]) -> None:
+        if self.other is not None:
+            other, self.other = self.other, None
+            other.run(["ledger"])
+        self.store.apply(ops, positions)
+
+    def reset(self, names: Any) -> None:
+        self.store.reset(names)
+
+    def source_lines(self) -> Any:
+        return self.store.source_lines()
+
+
+def test_two_catch_ups_meeting_only_events_they_do_not_follow_both_end_at_the_end(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    import_ok(claude_tree.claude_home, home)
+    thread_id = uuid.UUID(query(home, "SELECT thread_id FROM threads")[0][0])
+    store = open_test_store(home)
+    try:
+        # Events the ledger does not follow: its catch-up's page is empty.
+        for _ in range(2):
+            store.app.archive_thread(thread_id)
+            store.app.unarchive_thread(thread_id)
+        end = store.app.recorder.max_notification_id()
+        assert store.read_models.positions()["ledger"] < end
+
+        def catch_up(read_models: Any) -> CatchUp:
+            return CatchUp(log=store.app.recorder, decode=store._catch_up.decode, store=read_models)
+
+        racing = catch_up(OtherCatchUpFirst(store.read_models, catch_up(store.read_models)))
+        racing.run(["ledger"])
+
+        assert store.read_models.positions()["ledger"] == end
+    finally:
+        store.close()

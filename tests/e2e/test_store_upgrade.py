@@ -42,6 +42,8 @@ IMPORTED = {
     ),
 }
 LIVE_SESSION = "b49a1420-c646-4aaa-83c2-f16f6bec0468"
+LIVE = {LIVE_SESSION: ("first prompt", 3)}
+"""The live session is a thread like any other: titled by its first prompt (issue #12)."""
 
 
 def old_store(home: Path) -> Path:
@@ -86,7 +88,7 @@ def test_the_fixture_holds_only_the_old_topics(home: Path) -> None:
 def test_a_store_from_the_earlier_release_reads_as_it_was_written(home: Path) -> None:
     home = old_store(home)
 
-    assert threads(home) == IMPORTED
+    assert threads(home) == IMPORTED | LIVE
     shown = run_cli("show", "e7237a54", "--json", home=home)
     assert shown.returncode == 0, shown.stderr
     assert len(shown.json()["items"]) == 13

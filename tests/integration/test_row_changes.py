@@ -28,18 +28,26 @@ from threadline.application.row_changes import (
     ClearUsage,
     ClearUsageBuckets,
     CountMessageId,
+    FollowHead,
     InsertHistory,
     InsertSearch,
     InsertSpawn,
     InsertThread,
     InsertUsage,
     InsertUsageThread,
+    LinkConversation,
     LinkSpawnedThread,
     LinkSpawningCall,
+    MarkGone,
     RecordImport,
+    RegisterConversation,
     RegisterSource,
+    Rename,
     ResetItemCount,
     RowChange,
+    SetArchived,
+    SetLineage,
+    TitleFromFirstPrompt,
     TouchSource,
     UncountMessageIds,
     UpdateSummary,
@@ -84,8 +92,8 @@ def test_a_run_of_one_kind_is_one_batch_and_the_order_is_kept() -> None:
     history = [InsertHistory("t", p, "user_message", None, 1, p) for p in range(3)]
     search = InsertSearch("t", 0, "user_message", b"[]", "hello")
     changes: list[RowChange] = [
-        AddToItemCount(3, "t"),
-        AddToItemCount(1, "u"),
+        AddToItemCount(3, None, None, "t"),
+        AddToItemCount(1, None, None, "u"),
         *history,
         ClearHistory("t"),
         history[0],
@@ -96,7 +104,10 @@ def test_a_run_of_one_kind_is_one_batch_and_the_order_is_kept() -> None:
     ReadModelRecorder.write(recorder, cursor, changes)  # type: ignore[arg-type]
 
     assert calls == [
-        ("AddToItemCount", [AddToItemCount(3, "t"), AddToItemCount(1, "u")]),
+        (
+            "AddToItemCount",
+            [AddToItemCount(3, None, None, "t"), AddToItemCount(1, None, None, "u")],
+        ),
         ("history", history),
         ("ClearHistory", [ClearHistory("t")]),
         ("history", [history[0]]),
@@ -109,7 +120,7 @@ def summary(thread_id: str, title: str) -> UpdateSummary:
     models = orjson.dumps(["claude"]).decode()
     when = "2026-12-01T10:00:00.000000Z"
     return UpdateSummary(
-        title, "preview", "first", "/w", None, None, None, models, when, when, thread_id
+        title, "prompt", "preview", "first", "/w", None, None, None, models, when, when, thread_id
     )
 
 
@@ -155,8 +166,8 @@ def test_what_each_kind_of_change_writes_the_queries_read_back(store: Any) -> No
             InsertSpawn("parent", "agent-2", "call-2"),
             InsertSpawn("parent", "agent-2", "call-2"),  # once only
             LinkSpawnedThread("call-2", "parent", "agent-2"),
-            AddToItemCount(2, "parent"),
-            AddToItemCount(5, "child-1"),
+            AddToItemCount(2, None, None, "parent"),
+            AddToItemCount(5, None, None, "child-1"),
             ResetItemCount("child-1"),
             summary("parent", "renamed"),
             InsertHistory("child-2", 0, "user_message", None, 7, 0),
@@ -179,9 +190,13 @@ def test_what_each_kind_of_change_writes_the_queries_read_back(store: Any) -> No
                 "2026-12-01T10:00:00Z",
                 2,
                 "/s/parent.jsonl",
+                0,
+                None,
+                None,
+                None,
                 "import-1",
             ),
-            TouchSource(30, "import-1"),
+            TouchSource(30, 0, "import-1"),
         ],
         {"threads": 1, "history": 1, "ledger": 1, "search": 1},
     )
@@ -199,6 +214,94 @@ def test_what_each_kind_of_change_writes_the_queries_read_back(store: Any) -> No
         assert queries.recorded_versions() == {"/s/parent.jsonl": (10, 30, "parent")}
         found = queries.search(SearchQuery("zanzibar"))
         assert [(r["thread_id"], r["position"]) for r in found] == [("parent", 0)]
+    finally:
+        queries.close()
+
+
+def live_thread(thread_id: str) -> InsertThread:
+    return new_thread(thread_id)._replace(
+        title="Live session",
+        title_source="fallback",
+        preview="",
+        first_user_message="",
+        source_agent="threadline",
+    )
+
+
+def test_the_users_names_lineage_conversations_and_gone_locations_read_back(
+    store: Any,
+) -> None:
+    later = "2026-12-02T08:00:00.000000Z"
+    store.read_models.apply(
+        [
+            # The index is saved before the thread's first event: the row finds it later.
+            RegisterConversation("parent", "session-1", "index-1"),
+            LinkConversation("parent"),
+            new_thread("parent"),
+            LinkConversation("parent"),
+            new_thread("child-1"),
+            RegisterConversation(
+                "child-1", "session-1/agent-a1", "index-2"
+            ),  # an earlier release's
+            LinkConversation("child-1"),
+            FollowHead("/s/moved/parent.jsonl", "index-1"),
+            FollowHead("/s/nowhere.jsonl", "index-3"),
+            Rename("My name", "parent"),
+            summary("parent", "a later title the source wrote"),  # the Session keeps the name,
+            Rename("My name", "parent"),  # as its next event says
+            SetArchived(1, "child-1"),
+            SetLineage("parent", None, "child-1"),
+            AddToItemCount(2, later, later, "parent"),
+            AddToItemCount(
+                1, "2026-11-30T08:00:00.000000Z", "2026-11-30T08:00:00.000000Z", "parent"
+            ),
+            live_thread("live-1"),
+            TitleFromFirstPrompt("first prompt", "first prompt", "first prompt\n", "live-1"),
+            TitleFromFirstPrompt("second", "second", "second", "live-1"),  # the first stays
+            live_thread("live-2"),
+            Rename("named before any prompt", "live-2"),
+            TitleFromFirstPrompt("a prompt", "a prompt", "a prompt", "live-2"),
+            TitleFromFirstPrompt("not a live one", "p", "p", "parent"),
+            RegisterSource("import-1", "claude_code", "/s/parent.jsonl"),
+            MarkGone("import-1"),
+        ],
+        {"threads": 1, "ledger": 1},
+    )
+
+    queries = open_queries(store.location)
+    try:
+        rows = queries.threads(ThreadQuery(limit=None, archived=None))
+        threads = {t["thread_id"]: t for t in rows}
+        parent, child = threads["parent"], threads["child-1"]
+        assert (parent["title"], parent["title_source"]) == ("My name", "user")
+        assert parent["first_user_message"] == "first"
+        assert parent["source_path"] == "/s/moved/parent.jsonl"
+        assert child["source_path"] == "/s/child-1.jsonl"
+        assert (parent["conversation_id"], child["conversation_id"]) == (
+            "session-1",
+            "session-1/agent-a1",
+        )
+        assert (parent["item_count"], parent["updated_at"]) == (3, later)
+        assert (child["archived"], child["continued_from"], child["forked_from"]) == (
+            1,
+            "parent",
+            None,
+        )
+        live_1, live_2 = threads["live-1"], threads["live-2"]
+        assert (live_1["title"], live_1["title_source"], live_1["preview"]) == (
+            "first prompt",
+            "prompt",
+            "first prompt",
+        )
+        assert (live_2["title"], live_2["first_user_message"]) == (
+            "named before any prompt",
+            "a prompt",
+        )
+        assert [r["thread_id"] for r in queries.threads(ThreadQuery(limit=None))] == [
+            t for t in threads if t != "child-1"
+        ]
+        [entry] = queries.ledger()
+        assert entry["gone"] == 1
     finally:
         queries.close()
 

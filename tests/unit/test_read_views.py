@@ -35,6 +35,7 @@ def thread(thread_id: str, updated: str, item_count: int = 3) -> Row:
         "updated_at": updated,
         "item_count": item_count,
         "models": b'["claude-opus"]',
+        "archived": 0,
     }
 
 
@@ -86,7 +87,7 @@ class InMemoryReadModels:
         return [{"thread_id": "aaaa1111-0000", "position": 0, "snippet": "hello", "rank": -2.5}]
 
     def ledger(self) -> list[Row]:
-        return [{"source_path": "/p/a.jsonl", "outcome": "imported"}]
+        return [{"source_path": "/p/a.jsonl", "outcome": "imported", "gone": 1}]
 
     def recorded_versions(self) -> dict[str, tuple[int, int, str | None]]:
         return {}
@@ -221,6 +222,7 @@ def test_a_page_of_threads_gives_each_row_its_cursor_and_says_where_the_next_sta
 
     assert [r["thread_id"] for r in page["threads"]] == ["aaaa1111-0000", "aaaa2222-0000"]
     assert page["threads"][0]["models"] == ["claude-opus"]
+    assert page["threads"][0]["archived"] is False
     assert page["threads"][1]["cursor"] == (
         "updated~desc~2026-10-04T00:00:00.000000Z~aaaa2222-0000"
     )
@@ -256,9 +258,9 @@ def test_search_results_score_higher_for_better_matches() -> None:
     assert rows == [{"thread_id": "aaaa1111-0000", "position": 0, "snippet": "hello", "score": 2.5}]
 
 
-def test_the_ledger_is_the_read_models_ledger() -> None:
+def test_the_ledger_is_the_read_models_ledger_with_gone_as_a_flag() -> None:
     assert views.ledger(InMemoryReadModels()) == [
-        {"source_path": "/p/a.jsonl", "outcome": "imported"}
+        {"source_path": "/p/a.jsonl", "outcome": "imported", "gone": True}
     ]
 
 
