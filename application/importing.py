@@ -97,6 +97,8 @@ class TranscriptImporter:
         entry = self.app.ledger_entry(source)
         thread_id = str(entry.thread_id) if entry and entry.thread_id else None
         if entry is not None and entry.is_unchanged(source.size, source.mtime_ns):
+            if entry.gone:  # put back as it was: the ledger no longer calls it gone
+                self.app.record_touch(entry, source.mtime_ns)
             return SourceReport(source.path, "skipped", thread_id, agent=source.agent)
         resume = self.app.resume_point(entry)
         read = self.reader.read(source, resume, self.blobs)

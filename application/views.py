@@ -80,7 +80,8 @@ class ReadModels(Protocol):
     def ledger(self) -> list[Row]: ...
 
     def recorded_versions(self) -> dict[str, tuple[int, int, str | None]]:
-        """Per source path, the size and mtime the ledger recorded, and its thread."""
+        """Per source path still on disk when last looked for, the size and mtime the
+        ledger recorded, and its thread."""
         ...
 
     def blob(self, key: str) -> Page:

@@ -129,7 +129,8 @@ class ReadModelQueries(ReadModels):
     def recorded_versions(self) -> dict[str, tuple[int, int, str | None]]:
         try:
             rows = self.execute(
-                "SELECT source_path, size, mtime_ns, thread_id FROM ledger WHERE size IS NOT NULL"
+                "SELECT source_path, size, mtime_ns, thread_id FROM ledger"
+                " WHERE size IS NOT NULL AND gone = 0"
             ).fetchall()
         except self.not_ready as exc:
             raise StoreNotFoundError("no read models in this store yet") from exc

@@ -9,6 +9,7 @@ subprocess with ``HOME``, ``CODEX_HOME`` and ``XDG_DATA_HOME`` set, on both stor
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,7 @@ def test_a_location_gone_from_disk_is_recorded_once_and_its_thread_stays(
     first = json_of(threadline(agents, "import", "--json", home=home))
     rollout = next(agents.codex.rglob("rollout-*.jsonl"))
     (thread_id,) = [s["thread_id"] for s in first["sources"] if s["path"] == str(rollout)]
+    kept, stat = rollout.read_bytes(), rollout.stat()
     rollout.unlink()
 
     report = json_of(threadline(agents, "import", "--json", home=home))
@@ -211,8 +213,18 @@ def test_a_location_gone_from_disk_is_recorded_once_and_its_thread_stays(
 
     again = json_of(threadline(agents, "import", "--json", home=home))
 
-    assert again["counts"]["gone"] == 1  # still gone; not recorded again
+    assert again["counts"]["gone"] == 0  # the ledger says so already: nothing to record
     assert stored_events_mark(home) == mark
     assert count_events(home, SOURCE_GONE) == 1
     shown = json_of(threadline(agents, "show", thread_id, "--json", home=home))
     assert shown["thread"]["thread_id"] == thread_id and shown["items"]
+    ledger = json_of(threadline(agents, "ledger", "--json", home=home))
+    assert [row["gone"] for row in ledger if row["source_path"] == str(rollout)] == [True]
+
+    rollout.write_bytes(kept)  # put back as it was, from a backup
+    os.utime(rollout, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    back = json_of(threadline(agents, "import", "--json", home=home))
+
+    assert {s["outcome"] for s in back["sources"]} == {"skipped"}
+    ledger = json_of(threadline(agents, "ledger", "--json", home=home))
+    assert [row["gone"] for row in ledger if row["source_path"] == str(rollout)] == [False]
