@@ -525,6 +525,8 @@ class _Recording:
             pages = [*self.conversation.pages, *pages]  # another location: all of its bytes
         if self.is_new:
             self._find_lineage()
+            if self.lineage is None:
+                self._declared_lineage()
             outcome = self._feed(None, "full", "imported")
         elif head is None:  # its thread holds no version known byte for byte
             reason: ReplaceReason = (
@@ -595,6 +597,19 @@ class _Recording:
             self.changed.append(session)
         else:  # both went on from the lines they share: a fork of the other
             self.lineage = ("forked_from", other, len(repeated))
+
+    def _declared_lineage(self) -> None:
+        """What the agent itself says a new conversation forks or continues (a Codex fork,
+        a rollout made from another agent's session or from a ``threadline export``), when
+        that conversation has a thread here. Its lines are the other's, so none repeat."""
+        declared = self.main.lineage
+        if declared is None or declared.kind == "subagent" or not declared.conversation_id:
+            return
+        other = self.app._conversation(declared.agent, declared.conversation_id)
+        if other is None or other.thread_id == self.conversation.thread_id:
+            return
+        relation: Lineage = "forked_from" if declared.kind == "fork" else "continued_from"
+        self.lineage = (relation, other.thread_id, 0)
 
     def _record_mirrored(self, *, append: bool, reason: ReplaceReason) -> None:
         """Sub-agents known only from this transcript's progress lines: a child thread

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -159,30 +160,26 @@ def test_what_codex_adds_to_an_exported_rollout_is_a_thread_of_its_own(
     rows = {r["thread_id"]: r for r in run_cli("threads", "--all", "--json", home=home).json()}
     assert rows[row["thread_id"]]["item_count"] == row["item_count"]
     (added,) = [r for r in rows.values() if r["source_agent"] == "codex"]
+    assert added["continued_from"] == row["thread_id"]
     shown = run_cli("show", added["thread_id"][:8], "--json", home=home).json()
     assert [i["type"] for i in shown["items"]] == ["user"]
 
 
-def test_a_rollout_codex_imported_from_a_claude_session_names_that_sessions_thread(
-    home: Path,
+def test_a_rollout_codex_imported_from_a_claude_session_continues_that_sessions_thread(
+    home: Path, tmp_path: Path
 ) -> None:
     """Codex's own importer (0.169, from the same sample session) wrote this rollout; it
     names the Claude conversation, whose thread the store's index gives (ADR 0011)."""
-    from threadline.adapters.codex.reader import CodexReader
-
+    codex_home = tmp_path / "codex-home"
+    shutil.copytree(CODEX_IMPORT, codex_home)
     assert run_cli("import", SAMPLES, home=home).returncode == 0
+    assert run_cli("import", codex_home, home=home).returncode == 0
+
     rows = run_cli("threads", "--all", "--json", home=home).json()
-    sources, _ = CodexReader().discover([str(CODEX_IMPORT / "sessions")])
-    store = open_test_store(home)
-    try:
-        read = CodexReader().read(sources[0], None, store.blobs)
-        lineage = read.main.lineage  # type: ignore[union-attr]
-        assert lineage is not None and lineage.kind == "imported"
-        linked = store.app.thread_of_conversation(lineage.agent, lineage.conversation_id)
-    finally:
-        store.close()
-    claude = next(r for r in rows if r["source_session_id"] == lineage.conversation_id)
-    assert str(linked) == claude["thread_id"]
+    (made,) = [r for r in rows if r["source_agent"] == "codex"]
+    claude = next(r for r in rows if r["thread_id"] == made["continued_from"])
+    assert claude["source_agent"] == "claude-code"
+    assert Path(claude["source_path"]).stem == claude["source_session_id"]
 
 
 def test_an_unknown_thread_or_an_unwritable_home_is_a_clear_error(
