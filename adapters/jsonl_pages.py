@@ -8,8 +8,9 @@ same continues after it ("append"); any other resume point reads the file again
 ("replace"). A last line with no newline that is not a complete JSON object is
 torn (still being written): it is left unconsumed for the next read.
 
-The same shape as ``adapters/claude_code/reader.py``, without its Claude Code
-specifics, for the Codex and Gemini CLI readers (and the next agent's).
+Every line-based reader (Claude Code, Codex, Gemini CLI, and the next agent's) reads
+through ``read_pages`` and keeps only its own mapping of lines to items. Memory stays
+bounded by the page size and the (small) items, whatever the file size.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,30 +78,36 @@ def read_pages(
         if on_start is not None:
             on_start(mode)
         carry = b""
-        while remaining > 0:
-            block = f.read(min(PAGE_BYTES, remaining))
-            if not block:
-                break
-            remaining -= len(block)
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry = data
-                continue
-            page, carry = data[:cut], data[cut:]
-            hasher.update(page)
-            key = blobs.put(page)
-            line_no = _feed_page(page, key, skip, line_no, feed, pages)
-            offset += len(page)
-            skip = 0
+        # A page is hashed and stored on a second thread (both release the GIL) while
+        # the lines of the page before it are fed here, in file order.
+        with ThreadPoolExecutor(1, thread_name_prefix="pages") as store:
+            queued: _Queued | None = None
+            while remaining > 0:
+                block = f.read(min(PAGE_BYTES, remaining))
+                if not block:
+                    break
+                remaining -= len(block)
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
+                    continue
+                page, carry = data[:cut], data[cut:]
+                stored = store.submit(_store, page, hasher, blobs)
+                if queued is not None:
+                    line_no = _feed_page(queued, line_no, feed, pages)
+                queued = _Queued(stored, page, skip)
+                offset += len(page)
+                skip = 0
+            if queued is not None:
+                line_no = _feed_page(queued, line_no, feed, pages)
         consumed = hasher.copy()
         if carry:
             hasher.update(carry)
             body = carry[len(UTF8_BOM) :] if offset == 0 and carry.startswith(UTF8_BOM) else carry
             if _is_complete_record(body):
-                consumed.update(carry)
-                key = blobs.put(carry)
-                line_no = _feed_page(carry, key, skip, line_no, feed, pages)
+                key = _store(carry, consumed, blobs)
+                line_no = _feed_page(_Queued(None, carry, skip, key), line_no, feed, pages)
                 offset += len(carry)
             else:
                 torn = line_no + 1
@@ -114,12 +122,31 @@ def read_pages(
     return PagedRead(version=version, mode=mode, pages=pages, torn_line=torn)
 
 
-def _feed_page(
-    page: bytes, key: str, skip: int, line_no: int, feed: LineSink, pages: list[SourcePage]
-) -> int:
+@dataclass
+class _Queued:
+    """A page whose lines are fed once it is stored (``stored`` gives its blob key)."""
+
+    stored: Future[str] | None
+    page: bytes
+    skip: int
+    """Bytes at the start that end a line read before."""
+    key: str = ""
+
+
+def _store(page: bytes, hasher: Any, blobs: BlobStore) -> str:
+    """Hash one page into the file's hash and store it; its blob key."""
+    hasher.update(page)
+    return blobs.put(page)
+
+
+def _feed_page(queued: _Queued, line_no: int, feed: LineSink, pages: list[SourcePage]) -> int:
+    """Feed the lines of a stored page; the number of the last."""
+    key = queued.stored.result() if queued.stored is not None else queued.key
+    page = queued.page
     pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
+    # Views into the page, not copies of its lines: orjson parses a view in place.
     view, find, end = memoryview(page), page.find, len(page)
-    start = skip
+    start = queued.skip
     while start < end:
         stop = find(b"\n", start)
         if stop < 0:

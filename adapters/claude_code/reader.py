@@ -1,20 +1,16 @@
-"""Finding Claude Code transcripts and reading each in one pass.
+"""Reading a Claude Code transcript in one pass.
 
-One pass over a file reads it in large blocks, cuts them into pages of whole
-lines, hashes the pages, stores each page as a content-addressed blob and maps
-its lines to items; a page is stored on a second thread while the page before
-it is mapped. Memory stays bounded by the page size and the (small)
-items, whatever the file size. A last line with no newline that is not valid
-JSON is torn (still being written): it is left unconsumed for the next import.
+The pages of lines are read, hashed and stored by ``adapters/jsonl_pages.read_pages``
+as for every line-based agent; this module maps them to the main thread, its inline
+sidechains and the sub-agents known only from progress lines. A last line with no
+newline that is not valid JSON is torn (still being written): it is left unconsumed
+for the next import.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -26,8 +22,9 @@ from threadline.adapters.claude_code.discovery import (
     is_subagent_file,
     parent_conversation,
 )
-from threadline.adapters.claude_code.mapping import UTF8_BOM, ThreadFacts, TranscriptMapper
+from threadline.adapters.claude_code.mapping import ThreadFacts, TranscriptMapper
 from threadline.adapters.git import git_info
+from threadline.adapters.jsonl_pages import read_pages
 from threadline.application.ports import (
     BlobStore,
     Problem,
@@ -39,7 +36,7 @@ from threadline.application.ports import (
     name_conversations,
 )
 from threadline.domain.items import Unknown
-from threadline.domain.ledger import SourcePage, SourceVersion
+from threadline.domain.ledger import SourceVersion
 from threadline.domain.session import GitInfo, ThreadSummary, TranscriptSource
 
 PAGE_BYTES = 4 * 1024 * 1024
@@ -65,76 +62,19 @@ class ClaudeCodeReader:
     ) -> ReadTranscript:
         path = source.path
         mapper = TranscriptMapper(path, blobs, is_subagent_file=is_subagent_file(path))
-        pages: list[SourcePage] = []
-        hasher = hashlib.sha256()
-        mode: ReadMode = "full"
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            remaining = st.st_size
-            offset, line_no = 0, 0
-            ends_mid_line = False  # the consumed prefix ended without a newline
-            if resume is not None and resume.consumed_bytes <= remaining:
-                prefix, last = _hash_prefix(f, resume.consumed_bytes)
-                ends_mid_line = resume.consumed_bytes > 0 and last != b"\n"
-                continues = not ends_mid_line or f.read(1) in (b"\n", b"")
-                if prefix.hexdigest() == resume.consumed_sha256 and continues:
-                    hasher, mode = prefix, "append"
-                    offset, line_no = resume.consumed_bytes, resume.consumed_lines
-                    remaining -= offset
-                    mapper.continue_chains(resume.sidechain_lines)
-                f.seek(offset)
-            if resume is not None and mode == "full":
-                mode = "replace"
-            # A last line consumed without its newline: the newline that arrives later
-            # ends that line; it is not a blank line of its own.
-            skip = 1 if mode == "append" and ends_mid_line else 0
-            carry = b""
-            # A page is hashed and stored on a second thread (both release the GIL)
-            # while the lines of the page before it are mapped here, in file order.
-            with ThreadPoolExecutor(1, thread_name_prefix="pages") as store:
-                queued: _Queued | None = None
-                while remaining > 0:
-                    block = f.read(min(PAGE_BYTES, remaining))
-                    if not block:
-                        break
-                    remaining -= len(block)
-                    data = carry + block if carry else block
-                    cut = data.rfind(b"\n") + 1
-                    if cut == 0:
-                        carry = data
-                        continue
-                    page, carry = data[:cut], data[cut:]
-                    stored = store.submit(_store, page, hasher, blobs)
-                    if queued is not None:
-                        line_no = _map(queued, line_no, mapper, pages)
-                    queued = _Queued(stored, page, skip)
-                    offset += len(page)
-                    skip = 0
-                if queued is not None:
-                    line_no = _map(queued, line_no, mapper, pages)
-            consumed = hasher.copy()
-            if carry:
-                hasher.update(carry)
-                if _is_complete_record(
-                    carry[len(UTF8_BOM) :] if offset == 0 and carry.startswith(UTF8_BOM) else carry
-                ):
-                    key = _store(carry, consumed, blobs)
-                    line_no = _map(_Queued(None, carry, skip, key), line_no, mapper, pages)
-                    offset += len(carry)
-                else:
-                    mapper.problem(
-                        line_no + 1,
-                        "incomplete last line (no newline, not valid JSON); "
-                        "left unread until it is complete",
-                    )
-        version = SourceVersion(
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-            sha256=hasher.hexdigest(),
-            consumed_bytes=offset,
-            consumed_sha256=consumed.hexdigest(),
-            consumed_lines=line_no,
-        )
+
+        def started(mode: ReadMode) -> None:
+            if mode == "append" and resume is not None:
+                mapper.continue_chains(resume.sidechain_lines)
+
+        paged = read_pages(path, resume, blobs, mapper.feed, on_start=started)
+        if paged.torn_line is not None:
+            mapper.problem(
+                paged.torn_line,
+                "incomplete last line (no newline, not valid JSON); "
+                "left unread until it is complete",
+            )
+        version, mode = paged.version, paged.mode
         # Lines appended to a known transcript belong to it, whatever they hold.
         main, sidechains = self._threads(source, mapper, continuing=mode == "append")
         facts = mapper.main
@@ -148,7 +88,7 @@ class ClaudeCodeReader:
             sidechain_lines=mapper.sidechain_lines(),
             version=version,
             mode=mode,
-            pages=pages,
+            pages=paged.pages,
             main=main,
             sidechains=sidechains,
             problems=mapper.problems,
@@ -253,41 +193,6 @@ class ClaudeCodeReader:
         )
 
 
-@dataclass
-class _Queued:
-    """A page whose lines are mapped once it is stored (``stored`` gives its blob key)."""
-
-    stored: Future[str] | None
-    page: bytes
-    skip: int
-    """Bytes at the start that end a line read before."""
-    key: str = ""
-
-
-def _store(page: bytes, hasher: hashlib._Hash, blobs: BlobStore) -> str:
-    """Hash one page into the file's hash and store it; its blob key."""
-    hasher.update(page)
-    return blobs.put(page)
-
-
-def _map(queued: _Queued, line_no: int, mapper: TranscriptMapper, pages: list[SourcePage]) -> int:
-    """Map the lines of a stored page; the number of the last."""
-    key = queued.stored.result() if queued.stored is not None else queued.key
-    page = queued.page
-    pages.append(SourcePage(blob=key, first_line=line_no + 1, size=len(page)))
-    # Views into the page, not copies of its lines: orjson parses a view in place.
-    view, find, end = memoryview(page), page.find, len(page)
-    start = queued.skip
-    while start < end:
-        stop = find(b"\n", start)
-        if stop < 0:
-            stop = end
-        line_no += 1
-        mapper.feed(line_no, view[start:stop], key, start)
-        start = stop + 1
-    return line_no
-
-
 def _spawning_call(path: str, agent_id: str | None) -> str | None:
     """The Task/Agent tool call that spawned a sub-agent, from its meta file when present."""
     p = Path(path)
@@ -322,25 +227,3 @@ def _is_prefix_of(resume: ResumePoint, version: SourceVersion, blobs: BlobStore)
         hasher.update(data)
         remaining -= len(data)
     return remaining == 0 and hasher.hexdigest() == version.consumed_sha256
-
-
-def _is_complete_record(data: bytes) -> bool:
-    try:
-        return isinstance(orjson.loads(data), dict)
-    except orjson.JSONDecodeError:
-        return False
-
-
-def _hash_prefix(f: object, length: int) -> tuple[hashlib._Hash, bytes]:
-    """The sha256 of the first ``length`` bytes, and the last of those bytes."""
-    hasher = hashlib.sha256()
-    remaining = length
-    last = b""
-    while remaining > 0:
-        chunk = f.read(min(PAGE_BYTES, remaining))  # type: ignore[attr-defined]
-        if not chunk:
-            break
-        hasher.update(chunk)
-        last = chunk[-1:]
-        remaining -= len(chunk)
-    return hasher, last

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from threadline.adapters.claude_code import reader as reader_module
+from threadline.adapters import jsonl_pages
 from threadline.adapters.claude_code.mapping import INLINE_JSON_BYTES, INLINE_TEXT_CHARS
 from threadline.adapters.claude_code.reader import ClaudeCodeReader
 from threadline.application.history import SourceLines, full_item
@@ -1239,7 +1239,7 @@ def test_torn_line_completed_later_is_read_from_the_resume_point(tmp_path):
 
 
 def test_large_texts_resolve_when_the_file_spans_many_pages(tmp_path, monkeypatch):
-    monkeypatch.setattr(reader_module, "PAGE_BYTES", 500)
+    monkeypatch.setattr(jsonl_pages, "PAGE_BYTES", 500)
     blobs = InMemoryBlobs()
     lines = [user(f"u{i}", BIG_TEXT if i % 2 else f"short {i}", second=i) for i in range(6)]
 
