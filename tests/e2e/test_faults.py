@@ -178,9 +178,11 @@ def test_a_full_disk_fails_with_one_line_naming_the_store_and_a_later_run_comple
 ) -> None:
     small = tree.sessions[0].path
     imported(small, home)
-    big = [new_session(tree, f"big-{i}", 1_500_000, incompressible=True) for i in range(2)]
     store_files = [p for p in home.iterdir() if p.is_file()]
-    room = max(p.stat().st_size for p in store_files) + 256 * 1024  # less than one big source
+    room = max(p.stat().st_size for p in store_files) + 256 * 1024
+    big = [  # each more than the room left
+        new_session(tree, f"big-{i}", room + 512 * 1024, incompressible=True) for i in range(2)
+    ]
 
     result = run_cli(
         "import", tree.claude_home, "--json", home=home, preexec_fn=file_size_limit(room)
@@ -191,7 +193,7 @@ def test_a_full_disk_fails_with_one_line_naming_the_store_and_a_later_run_comple
     assert message.startswith(f"threadline: cannot write to the store in {home}: "), message
     assert "full" in message or "I/O error" in message, message
     report = result.json()
-    assert report["store_error"] and report["counts"]["failed"] >= len(big)
+    assert report["store_error"] and report["counts"]["failed"] >= len(big), report
     assert not [line for line in result.stderr.splitlines() if "retry" in line]  # not retried
     imported(tree.claude_home, home)
     assert store_contents(home) == clean_import(tmp_path, small, tree.claude_home)

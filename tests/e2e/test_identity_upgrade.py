@@ -33,9 +33,10 @@ def old_store(tmp_path: Path) -> Path:
 
 
 def thread_ids(home: Path) -> set[str]:
+    """The imported threads (the old store also holds a live session of its own)."""
     listed = run_cli("threads", "--json", "--all", home=home)
     assert listed.returncode == 0, listed.stderr
-    return {t["thread_id"] for t in listed.json()}
+    return {t["thread_id"] for t in listed.json() if t["source_agent"] != "threadline"}
 
 
 def test_the_old_stores_conversations_imported_from_another_path_add_no_thread(
