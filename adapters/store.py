@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from threadline.adapters.persistence.postgres import WaitForSaves
 
 
-CATCH_UP_PAGE = 50
-"""Events per catch-up transaction. A page's row changes are held in memory, search texts
-included: at 500, indexing the many-lines fixture peaked at ~860 MiB, at 50 ~260 MiB, for
-the same CPU (ADR 0015)."""
+CATCH_UP_PAGE = 500
+"""Events per catch-up transaction, at most; a page also ends at ``PAGE_TEXT_CHARS`` of search
+text. Indexing during the import then peaks at ~100 to 120 MiB (50 events a page, without the
+bound on text: 145 to 385 MiB; ADR 0015)."""
 
 
 @dataclass

@@ -57,6 +57,10 @@ from threadline.domain.session import LIVE_AGENT, Session
 from threadline.domain.titles import first_line
 
 PAGE_SIZE = 500
+PAGE_TEXT_CHARS = 2_000_000
+"""A page also ends once its search rows hold this many characters of text (after the event
+that reached it): a page's row changes are held in memory, and a character of text costs
+~10 bytes there (the string, its UTF-8 copy for the driver, the rows). ADR 0015."""
 
 
 def topics(event_class: type) -> frozenset[str]:
@@ -386,6 +390,7 @@ class CatchUp:
     store: ReadModelStore
     projections: dict[str, Projection] = field(default_factory=lambda: dict(PROJECTIONS))
     page_size: int = PAGE_SIZE
+    page_text_chars: int = PAGE_TEXT_CHARS
 
     def run(
         self, names: Sequence[str] | None = None, progress: Callable[[int, int], None] | None = None
@@ -432,6 +437,7 @@ class CatchUp:
             start, self.page_size, stop=end, topics=topics, inclusive_of_start=False
         )
         ops: list[RowChange] = []
+        held, count = 0, 0
         with self.store.source_lines() as lines:
             for n in page:
                 event: dict[str, Any] | None = None
@@ -441,7 +447,12 @@ class CatchUp:
                             event = self.decode(n.state)
                             event["originator_id"] = str(n.originator_id)
                             event["originator_version"] = n.originator_version
-                        ops.extend(projection.changes(n.topic, event, n.id, lines))
+                        changes = projection.changes(n.topic, event, n.id, lines)
+                        held += sum(len(c.text) for c in changes if type(c) is InsertSearch)
+                        ops.extend(changes)
+                count += 1
+                if held >= self.page_text_chars:
+                    return n.id, count, ops
         return (page[-1].id if page else end), len(page), ops
 
     def rebuild(

@@ -109,8 +109,10 @@ class SearchQuery:
         object.__setattr__(self, "terms", terms)
 
     def fts(self) -> str:
-        """The query for FTS5 (and, with ``&``, for tsquery): every word, as a phrase."""
-        return " ".join('"' + t.replace('"', '""') + '"' for t in self.terms)
+        """The query for FTS5: every token of every word (``cache_key`` is ``cache`` and
+        ``key``, in any order, as PostgreSQL's ``plainto_tsquery`` takes it), each quoted.
+        The index keeps no positions (ADR 0015), so a word is its tokens, not a phrase."""
+        return " ".join('"' + t + '"' for w in self.terms for t in _TOKEN.findall(w))
 
 
 _TOKEN = re.compile(r"[^\W_]+")

@@ -43,20 +43,37 @@ class SQLiteReadModelQueries(ReadModelQueries):
         return self.conn.execute(sql, params)
 
     def search(self, query: SearchQuery) -> list[Row]:
-        """Ranked matches (best first): thread, item position, role and a marked snippet.
+        """Matches (best first): thread, item position, role and a marked snippet.
 
-        Two steps: rank every match (bm25) and keep the best ``limit``, then cut
-        snippets for those alone from the items' pieces (the index keeps no text).
+        Two steps: rank every item that has all the query's words and keep the best
+        ``limit``, then cut snippets for those alone from the items' pieces (the index
+        keeps no text). The index knows which items hold a word, not how often
+        (``detail=none``): the shorter item ranks first, as bm25 ranks items that hold
+        each word once; its ``rank`` falls from 0 to -1 as the text grows (half at 1,000
+        characters). A row a rewrite deleted is still in the index, never in the join.
         """
-        # Without filters, rank the index alone (a third faster for a common word) and
-        # only join search_items if a row a rewrite deleted (still in the index) made it
-        # into the best ones.
-        best = self._ranked(query, join=bool(query.cwds or query.sources))
-        found = self._found(best)
-        if len(found) < len(best):
-            best = self._ranked(query, join=True)
-            found = self._found(best)
-        if not best:
+        match = query.fts()
+        if not match:  # only separators, such as ``_``: FTS5 finds no token in them
+            return []
+        filters, params = ["search_text MATCH ?"], [match]
+        if query.cwds:
+            filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
+            params.extend(query.cwds)
+        if query.sources:
+            filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
+            params.extend(query.sources)
+        filtered = " JOIN threads t ON t.thread_id = s.thread_id" if len(filters) > 1 else ""
+        rows = self._select(
+            "SELECT s.id, s.thread_id, s.position, s.role, s.pieces, s.chars,"
+            " t.title, t.cwd, t.source_agent"
+            " FROM (SELECT s.id FROM search_text"
+            f" JOIN search_items s ON s.id = search_text.rowid{filtered}"
+            f" WHERE {' AND '.join(filters)} ORDER BY s.chars, s.id LIMIT ?) best"
+            " JOIN search_items s ON s.id = best.id JOIN threads t ON t.thread_id = s.thread_id"
+            " ORDER BY s.chars, s.id",
+            (*params, query.limit),
+        )
+        if not rows:
             return []
         import orjson  # here, not at the top: ``threads`` starts without them
 
@@ -64,49 +81,12 @@ class SQLiteReadModelQueries(ReadModelQueries):
         from threadline.application.history import item_text
         from threadline.application.read_queries import snippet
 
-        rows = []
+        found = []
         with SQLiteSourceLines(self.conn) as lines:
-            for rowid, rank in best:
-                row = found.get(rowid)
-                if row is None:  # its thread is not in the thread list (yet)
-                    continue
+            for row in rows:
                 text = item_text(orjson.loads(row.pop("pieces")), lines)
+                chars = row.pop("chars")
                 del row["id"]
                 marked = snippet(text, query.terms, MARK_START, MARK_END)
-                rows.append(row | {"snippet": marked, "rank": rank})
-        return rows
-
-    def _ranked(self, query: SearchQuery, join: bool) -> list[tuple[int, float]]:
-        """The best ``limit`` matches' ids and bm25 ranks (lower is better)."""
-        filters, params = ["search_text MATCH ?"], [query.fts()]
-        if query.cwds:
-            filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
-            params.extend(query.cwds)
-        if query.sources:
-            filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
-            params.extend(query.sources)
-        joins = ""
-        if join:
-            joins = " JOIN search_items s ON s.id = search_text.rowid"
-        if query.cwds or query.sources:
-            joins += " JOIN threads t ON t.thread_id = s.thread_id"
-        return self.conn.execute(
-            f"SELECT search_text.rowid, bm25(search_text) AS rank FROM search_text{joins}"
-            f" WHERE {' AND '.join(filters)} ORDER BY rank, search_text.rowid LIMIT ?",
-            (*params, query.limit),
-        ).fetchall()
-
-    def _found(self, best: list[tuple[int, float]]) -> dict[int, Row]:
-        """The search rows of these ids that are still there, with their thread's details."""
-        if not best:
-            return {}
-        marks = ", ".join("?" * len(best))
-        return {
-            r["id"]: r
-            for r in self._select(
-                "SELECT s.id, s.thread_id, s.position, s.role, s.pieces,"
-                " t.title, t.cwd, t.source_agent FROM search_items s"
-                f" JOIN threads t ON t.thread_id = s.thread_id WHERE s.id IN ({marks})",
-                tuple(r[0] for r in best),
-            )
-        }
+                found.append(row | {"snippet": marked, "rank": -1000 / (1000 + chars)})
+        return found

@@ -35,15 +35,16 @@ from conftest import (
 from eventsourcing.persistence import IntegrityError
 
 from threadline.application.projections import PROJECTIONS, CatchUp
-from threadline.application.row_changes import RowChange
+from threadline.application.row_changes import InsertSearch, RowChange
 
 pytestmark = pytest.mark.both_stores
 
 
 def indexed_words(home: Path) -> list[tuple[Any, ...]]:
-    """Each search row with what the index holds for it. SQLite: the words, in order (the
-    index keeps no text); ids are assigned in replay order, what matters is which words
-    are at which item, and words of rows a rewrite deleted stay unreachable: left out.
+    """Each search row with what the index holds for it. SQLite: the words, each once in
+    the index's order (it keeps no text nor positions, ADR 0015); ids are assigned in
+    replay order, what matters is which words are at which item, and words of rows a
+    rewrite deleted stay unreachable: left out.
     PostgreSQL: the item's text, whose words the ``tsvector`` holds."""
     if on_postgres(home):
         return query(
@@ -55,7 +56,7 @@ def indexed_words(home: Path) -> list[tuple[Any, ...]]:
     try:
         conn.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, search_text, instance)")
         words: dict[int, list[str]] = {}
-        for term, doc in conn.execute("SELECT term, doc FROM temp.words ORDER BY doc, offset"):
+        for term, doc in conn.execute("SELECT term, doc FROM temp.words ORDER BY doc, term"):
             words.setdefault(doc, []).append(term)
         rows = conn.execute(
             "SELECT id, thread_id, position, role, pieces FROM search_items"
@@ -186,6 +187,46 @@ def test_a_crash_between_the_row_write_and_the_tracking_write_leaves_the_same_ro
     finally:
         store.close()
 
+    assert all_rows(home) == expected
+
+
+class PageRecorder:
+    """The read-model store, recording how many characters of search text each page held."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.pages: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def apply(self, ops: list[RowChange], positions: dict[str, int]) -> None:
+        self.pages.append(sum(len(op.text) for op in ops if isinstance(op, InsertSearch)))
+        self.store.apply(ops, positions)
+
+
+def test_a_page_ends_once_its_search_texts_reach_the_bound_with_the_same_rows(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
+    grow_and_rewrite(claude_tree, home)
+    expected = all_rows(home)
+    store = open_test_store(home)
+    try:
+        store.read_models.reset(list(PROJECTIONS))
+        recorder = PageRecorder(store.read_models)
+        bound = 1  # each event with search text ends its page
+        catch_up = CatchUp(
+            log=store.app.recorder,
+            decode=store._catch_up.decode,
+            store=recorder,
+            page_size=500,
+            page_text_chars=bound,
+        )
+        catch_up.run(list(PROJECTIONS))
+    finally:
+        store.close()
+
+    assert len([texts for texts in recorder.pages if texts]) > 3
     assert all_rows(home) == expected
 
 

@@ -93,13 +93,31 @@ def test_search_filters_by_cwd_and_source_and_limits(claude_tree: ClaudeTree, ho
     assert len(search(home, "step", "--limit", "2")) == 2
 
 
-def test_search_ranks_the_closer_match_first(claude_tree: ClaudeTree, home: Path) -> None:
+def test_search_finds_every_item_with_the_words_best_score_first(
+    claude_tree: ClaudeTree, home: Path
+) -> None:
     imported(claude_tree, home)
 
     rows = search(home, "release script")
 
-    assert rows[0]["snippet"] == "Explain the **release** **script**"
+    assert {r["snippet"] for r in rows} == {
+        "Explain the **release** **script**",
+        "**Release** **script** tidy-up",
+    }
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+
+
+def test_a_word_of_several_tokens_finds_them_in_any_order(tmp_path: Path, home: Path) -> None:
+    convo = Conversation(session_uuid("tokens"))
+    convo.user("rename cache_key")
+    convo.assistant("the key of the cache is fine")
+    convo.assistant("the cache is cold")
+    import_conversation(convo, "tokens", tmp_path, home)
+
+    rows = search(home, "cache_key")
+
+    # Shortest first on SQLite; PostgreSQL ranks how close the words are (ts_rank_cd).
+    assert [r["position"] for r in rows] == [0, 1]
 
 
 def test_import_with_no_index_leaves_search_to_catch_up_first(

@@ -93,10 +93,11 @@ READ_MODELS = {
     "spawns": "SELECT * FROM spawns",
     "history": "SELECT * FROM history",
     "ledger": "SELECT * FROM ledger",
-    # The index keeps no text: each row's words as the index holds them, in order.
-    "search": "SELECT s.thread_id, s.position, s.role,"
+    # The index keeps no text nor positions (ADR 0015): each row's words as the index
+    # holds them, each once, in the index's order.
+    "search": "SELECT s.thread_id, s.position, s.role, s.chars,"
     " (SELECT group_concat(term, ' ') FROM (SELECT term FROM temp.words"
-    "  WHERE doc = s.id ORDER BY offset)) AS words FROM search_items s",
+    "  WHERE doc = s.id ORDER BY term)) AS words FROM search_items s",
 }
 
 

@@ -44,6 +44,9 @@ def test_time_bounds_are_utc_text_that_sorts_with_stored_timestamps() -> None:
 
 def test_search_words_become_quoted_fts_terms() -> None:
     assert SearchQuery('fix "the" date-test').fts() == '"fix" "the" "date" "test"'
+    # The index keeps no positions: a word of several tokens is each of them.
+    assert SearchQuery("cache_key").fts() == '"cache" "key"'
+    assert SearchQuery("__").fts() == ""
     with pytest.raises(BadQueryError):
         SearchQuery("*** ???")
 
