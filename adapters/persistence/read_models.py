@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from threadline.adapters.persistence.compression import BlobPage
     from threadline.application.read_queries import ThreadQuery
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
