@@ -29,6 +29,7 @@ from threadline.domain.ledger import SourcePage, SourceVersion
 
 PAGE_BYTES = 4 * 1024 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
+TORN_LINE = "incomplete last line (no newline, not valid JSON); left unread until it is complete"
 
 LineSink = Callable[[int, memoryview, str, int], None]
 """``feed(line_number, raw_line, blob_key, offset_in_blob)``."""
@@ -39,8 +40,8 @@ class PagedRead:
     version: SourceVersion
     mode: ReadMode
     pages: list[SourcePage]
-    torn_line: int | None
-    """The number of an incomplete last line left unread, if any."""
+    torn: Problem | None
+    """An incomplete last line, left unread until it is complete, if there is one."""
 
 
 def read_pages(
@@ -57,7 +58,7 @@ def read_pages(
     pages: list[SourcePage] = []
     hasher = hashlib.sha256()
     mode: ReadMode = "full"
-    torn: int | None = None
+    torn: Problem | None = None
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         remaining = st.st_size
@@ -110,7 +111,7 @@ def read_pages(
                 line_no = _feed_page(_Queued(None, carry, skip, key), line_no, feed, pages)
                 offset += len(carry)
             else:
-                torn = line_no + 1
+                torn = Problem(path, line_no + 1, TORN_LINE)
     version = SourceVersion(
         size=st.st_size,
         mtime_ns=st.st_mtime_ns,
@@ -119,7 +120,7 @@ def read_pages(
         consumed_sha256=consumed.hexdigest(),
         consumed_lines=line_no,
     )
-    return PagedRead(version=version, mode=mode, pages=pages, torn_line=torn)
+    return PagedRead(version=version, mode=mode, pages=pages, torn=torn)
 
 
 @dataclass

@@ -68,12 +68,8 @@ class ClaudeCodeReader:
                 mapper.continue_chains(resume.sidechain_lines)
 
         paged = read_pages(path, resume, blobs, mapper.feed, on_start=started)
-        if paged.torn_line is not None:
-            mapper.problem(
-                paged.torn_line,
-                "incomplete last line (no newline, not valid JSON); "
-                "left unread until it is complete",
-            )
+        if paged.torn is not None:
+            mapper.problems.append(paged.torn)
         version, mode = paged.version, paged.mode
         # Lines appended to a known transcript belong to it, whatever they hold.
         main, sidechains = self._threads(source, mapper, continuing=mode == "append")

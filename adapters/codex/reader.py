@@ -63,12 +63,8 @@ class CodexReader:
                 _load_turn_context(path, resume.consumed_bytes, mapper)
 
         paged = read_pages(path, resume, blobs, mapper.feed, on_start=started)
-        if paged.torn_line is not None:
-            mapper.problem(
-                paged.torn_line,
-                "incomplete last line (no newline, not valid JSON); "
-                "left unread until it is complete",
-            )
+        if paged.torn is not None:
+            mapper.problems.append(paged.torn)
         main = self._thread(source, mapper, continuing=paged.mode == "append")
         return ReadTranscript(
             version=paged.version,

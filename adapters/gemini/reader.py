@@ -194,14 +194,8 @@ class GeminiReader:
         if path.endswith(".jsonl"):
             paged = read_pages(path, resume, blobs, log.feed, allow_append=False)
             version, pages = paged.version, paged.pages
-            if paged.torn_line is not None:
-                log.problems.append(
-                    Problem(
-                        path,
-                        paged.torn_line,
-                        "incomplete last line (half-written); left unread until it is complete",
-                    )
-                )
+            if paged.torn is not None:
+                log.problems.append(paged.torn)
         else:
             version, pages = self._whole_file(path, log, blobs)
         main = None

@@ -16,6 +16,7 @@ from typing import Any
 
 from threadline.adapters.gemini.discovery import discover
 from threadline.adapters.gemini.reader import GeminiReader
+from threadline.adapters.jsonl_pages import TORN_LINE
 from threadline.adapters.source_support import LinkedThreadContent
 from threadline.application.history import SourceLines, full_item
 from threadline.application.ports import ReadTranscript, ResumePoint, SourceFile
@@ -381,7 +382,7 @@ def test_half_written_files_are_problems_not_failures(tmp_path: Path) -> None:
     log = chat(tmp_path, [meta(), user("u1", "one")])
     log.write_text(log.read_text() + '{"id": "g1", "type": "gem')
     result = read(log)
-    assert [p.line for p in result.problems] == [3] and "half-written" in result.problems[0].reason
+    assert [(p.line, p.reason) for p in result.problems] == [(3, TORN_LINE)]
     assert [i.type for i in main(result).items] == ["user"]
     assert result.version.consumed_lines == 2
 
