@@ -103,13 +103,14 @@ T_CONFIGURED = _topics("SessionConfigured")
 T_ITEMS = _topics("ItemsRecorded")
 T_APPENDED = _topics("TranscriptAppended")
 T_REPLACED = _topics("HistoryReplaced")
+T_RENAMED = _topics("Renamed")
 
 
 class UsageProjection:
     """Rows for the usage read model: each usage-carrying item, and each thread's details."""
 
     name = NAME
-    topics = T_IMPORTED | T_CONFIGURED | T_ITEMS | T_APPENDED | T_REPLACED
+    topics = T_IMPORTED | T_CONFIGURED | T_ITEMS | T_APPENDED | T_REPLACED | T_RENAMED
 
     def changes(
         self, topic: str, event: dict[str, Any], notification_id: int, lines: object
@@ -144,6 +145,8 @@ class UsageProjection:
         if topic in T_CONFIGURED:
             cwd = event["settings"]["cwd"]
             return [InsertUsageThread(thread_id, "threadline", cwd, "", None, 0)]
+        if topic in T_RENAMED:  # the user's name (later summaries keep it)
+            return [UpdateUsageThread(None, event["title"], thread_id)]
         summary = event["summary"]
         ops = [UpdateUsageThread(summary.get("cwd"), summary.get("title") or "", thread_id)]
         if topic in T_REPLACED:

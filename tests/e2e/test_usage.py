@@ -358,3 +358,17 @@ def test_rebuilding_usage_gives_the_incrementally_kept_reports(tmp_path: Path, h
     result = run_cli("rebuild", "usage", home=home)
     assert result.returncode == 0, result.stderr
     assert {kind: usage(home, kind) for kind in kinds} == incremental
+
+
+def test_a_thread_the_user_renamed_is_reported_by_that_name(tmp_path: Path, home: Path) -> None:
+    root = tmp_path / "user"
+    conv = Conversation(session_uuid("renamed"), f"{CWD_ROOT}/renamed")
+    path = project_dir(root, conv.cwd) / f"{conv.session_id}.jsonl"
+    write_transcript(path, [conv.user("hello"), answer(conv, "msg_r1", output_tokens=7)])
+    imported(home, path)
+    (row,) = usage(home, "session")["rows"]
+
+    renamed = run_cli("rename", row["thread_id"], "Budget review", home=home)
+    assert renamed.returncode == 0, renamed.stderr
+
+    assert [r["title"] for r in usage(home, "session")["rows"]] == ["Budget review"]
