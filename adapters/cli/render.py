@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from threadline.adapters.cli.text import short_path, size, when
 
@@ -95,29 +94,28 @@ class EventProgress:
 
 
 def ledger_table(rows: list[dict[str, Any]]) -> None:
+    """Each location on a line of its own, whole (any width; grep finds it), then what
+    the ledger recorded of it, and a note when it is gone or diverged."""
     if not rows:
         err.print("the ledger is empty: nothing imported yet")
         return
-    table = Table(show_edge=False, pad_edge=False)
-    notes = [location_note(row) for row in rows]
-    columns = ["source", "outcome", "thread", "size", "sha256", "items", "problems", "recorded"]
-    if any(notes):
-        columns.append("note")
-    for column in columns:
-        table.add_column(column, overflow="fold" if column in ("source", "note") else "ellipsis")
-    for row, note in zip(rows, notes, strict=True):
-        cells = [
-            escape(row["source_path"]),
-            row["outcome"] or "",
-            (row["thread_id"] or "")[:8],
-            str(row["size"]),
-            (row["sha256"] or "")[:12],
-            str(row["items"]),
-            str(row["problems"]),
-            when(row["recorded_at"]),
-        ]
-        table.add_row(*cells, *([escape(note)] if len(columns) > len(cells) else []))
-    out.print(table)
+    for row in rows:
+        facts = "  ".join(
+            [
+                f"{row['outcome'] or '':<14}",
+                f"thread {(row['thread_id'] or '-')[:8]:<8}",
+                f"{size(row['size'] or 0):>10}",
+                f"{row['items'] or 0:>6} items",
+                f"sha256 {(row['sha256'] or '')[:12]}",
+                when(row["recorded_at"]),
+            ]
+        )
+        problems = f"  [yellow]{row['problems']} problem(s)[/]" if row["problems"] else ""
+        out.print(f"[bold]{escape(row['source_path'])}[/]", highlight=False)
+        out.print(f"  {escape(facts)}{problems}", highlight=False)
+        note = location_note(row)
+        if note:
+            out.print(f"  [dim]{escape(note)}[/]", highlight=False)
 
 
 def location_note(row: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from conftest import (
     run_cli,
     session_uuid,
     slug,
+    write_transcript,
 )
 
 pytestmark = pytest.mark.both_stores
@@ -224,3 +225,23 @@ def test_a_caught_up_thread_list_loads_neither_the_event_store_nor_the_search_co
         "threadline.application.history",
         "threadline.application.projections",
     } & loaded == set()
+
+
+def test_the_ledger_shows_each_location_whole_on_a_line_of_its_own(
+    tmp_path: Path, home: Path
+) -> None:
+    convo = Conversation(session_uuid("ledger-line"))
+    convo.user("hello")
+    folder = tmp_path / ".claude" / "projects" / ("-a-[bold]long-" + "x" * 80)
+    path = folder / f"{convo.session_id}.jsonl"
+    write_transcript(path, convo.records)
+    imported = run_cli("import", path, "--json", home=home)
+    assert imported.returncode == 0, imported.stderr
+    thread_id = imported.json()["sources"][0]["thread_id"]
+
+    shown = run_cli("ledger", home=home, env={"COLUMNS": "60"})
+
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    at = lines.index(str(path))  # whole, markup-like text and all, however narrow
+    assert lines[at + 1].split()[:3] == ["imported", "thread", thread_id[:8]]
