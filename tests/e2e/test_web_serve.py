@@ -186,6 +186,22 @@ def test_permalink_past_the_first_screen_survives_reload(site: Any, page: Any) -
     )
 
 
+def test_a_page_of_items_that_fails_to_load_is_not_asked_for_in_a_loop(
+    site: Any, page: Any
+) -> None:
+    """The page asks again only after a page of items has arrived: asking again on
+    nothing loaded (a failed request, or the moment between a response's headers and
+    its items) spun without end and hung the tab, as a reload with a permalink did."""
+    server, home = site
+    asked: list[str] = []
+    page.route("**/items?*", lambda route: (asked.append(route.request.url), route.abort()))
+    page.goto(server.at(f"/thread/{thread_id(home, WORKBENCH)}"))
+    page.locator("#more").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    assert 1 <= len(asked) <= 2, f"{len(asked)} requests"
+    assert page.locator("#more").is_visible()  # still there to click
+
+
 def test_scrolling_loads_the_rest_of_a_long_thread(site: Any, page: Any) -> None:
     server, home = site
     page.goto(server.at(f"/thread/{thread_id(home, WORKBENCH)}"))
