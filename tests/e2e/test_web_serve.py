@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from conftest import run_cli
+from conftest import run_cli, store_described
 from web_support import (
     BIG_OUTPUT_CHARS,
     FAR_POSITION_WORD,
@@ -319,6 +320,30 @@ def test_item_text_pages_and_streams(site: Any) -> None:
     status, _, whole = fetch(base + "&all=1")
     assert len(whole) == int(headers["x-total-chars"])
     assert whole.startswith(first[:1000])
+
+
+def test_on_postgresql_requests_share_kept_connections(site: Any) -> None:
+    """The app keeps its PostgreSQL connections between requests (a pool), rather than
+    connecting for each one; SQLite opens its file per request (~0.4 ms)."""
+    server, home = site
+    url = store_described(home)
+    if not url.startswith("postgresql"):
+        pytest.skip("a SQLite store is opened per request")
+    paths = ("/", f"/thread/{thread_id(home, FIX)}", "/search?q=forecast")
+
+    def the_apps_connections() -> set[int]:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return {pid for (pid,) in rows}
+
+    assert fetch(server.url)[0] == 200
+    kept = the_apps_connections()
+    for path in paths:
+        assert fetch(server.at(path))[0] == 200
+    assert kept and the_apps_connections() == kept
 
 
 def test_open_opens_the_page_in_a_browser(site: Any, tmp_path: Path) -> None:
