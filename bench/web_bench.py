@@ -7,7 +7,8 @@ Stores (generated and imported once; kept in DIR with ``--keep``):
 
 - many-lines: ``../shared/bench/gen_claude_fixture.py H 50 240 42 --max-tool-kib 8``
   (~240 MiB, ~67.6k lines, 597 threads with the sub-agents), its search index built;
-- thousand: ``gen_claude_fixture.py H 1000 20 7`` (1,000 sessions).
+- thousand: ``gen_claude_fixture.py H 1000 20 7`` (1,000 sessions);
+- on PostgreSQL, each database vacuumed and analysed once imported (``vacuum``).
 
 Against a real ``threadline serve`` process on each (whole requests over HTTP, one
 keep-alive connection, after a warm-up), medians over ``--runs``:
@@ -94,8 +95,19 @@ def store(root: Path, name: str, *gen_args: str, admin_url: str | None = None) -
         threadline(home, "import", str(tree / ".claude"))
         threadline(home, "project")  # the search index too
         if admin_url is not None:
+            vacuum(DATABASES[home])
             done.touch()
     return home
+
+
+def vacuum(url: str) -> None:
+    """``VACUUM (ANALYZE)`` the database, as autovacuum does soon after a bulk load on a
+    server that runs it (the one here runs with ``autovacuum = off``): without it the
+    first searches set hint bits on every page they read, and plans guess row counts."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
 
 
 def postgres_database(admin_url: str, name: str) -> str:

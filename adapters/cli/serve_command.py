@@ -7,6 +7,8 @@ import sys
 from typing import Any
 
 DEFAULT_PORT = 8765
+KEPT_CONNECTIONS = 8
+"""PostgreSQL connections the app keeps open between requests (one per request at once)."""
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -69,11 +71,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         url += f"?token={token}"
     print(f"threadline: serving {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
-    app = create_app(Reader(args.home, args.database_url), token=token, loopback=loopback)
+    reader = Reader(args.home, args.database_url, keep=KEPT_CONNECTIONS)
+    app = create_app(reader, token=token, loopback=loopback)
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
     )
     if args.open:
         threading.Timer(0.5, webbrowser.open, [url]).start()
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        reader.close()
     return EXIT_OK

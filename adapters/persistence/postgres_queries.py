@@ -60,15 +60,24 @@ class PostgresReadModelQueries(ReadModelQueries):
             params.append(list(query.sources))
         join = " JOIN threads t ON t.thread_id = s.thread_id" if filters else ""
         where = "".join(f" AND {f}" for f in filters)
-        best = self._select(
-            "SELECT thread_id, position, chunk, rank FROM ("
-            " SELECT DISTINCT ON (s.thread_id, s.position) s.thread_id, s.position, s.chunk,"
-            " ts_rank_cd(s.tsv, q) AS rank"
+        # An item of one row (nearly all) is its own best chunk: its matches go straight
+        # to a top-``limit`` sort. Only the few items of several rows (a partial index
+        # holds their rows) are sorted whole to keep each one's best chunk; sorting every
+        # match that way took a common word's search 100-200 ms longer (53,809 matches).
+        ranked = (
+            "SELECT s.thread_id, s.position, s.chunk, ts_rank_cd(s.tsv, q) AS rank"
             f" FROM search_items s{join} CROSS JOIN plainto_tsquery('simple', %s) q"
-            f" WHERE s.tsv @@ q{where}"
-            " ORDER BY s.thread_id, s.position, rank DESC) best"
+        )
+        words = " ".join(query.terms)
+        best = self._select(
+            f"SELECT * FROM ({ranked} WHERE s.tsv @@ q AND s.chunks = 1{where}"
+            " ORDER BY rank DESC, s.thread_id, s.position LIMIT %s) one_row"
+            " UNION ALL SELECT thread_id, position, chunk, rank FROM ("
+            f" SELECT DISTINCT ON (thread_id, position) * FROM ({ranked}"
+            f" WHERE s.tsv @@ q AND s.chunks > 1{where}) matched"
+            " ORDER BY thread_id, position, rank DESC) several_rows"
             " ORDER BY rank DESC, thread_id, position LIMIT %s",
-            [" ".join(query.terms), *params, query.limit],
+            [words, *params, query.limit, words, *params, query.limit],
         )
         if len(query.terms) > 1 and len(best) < query.limit:
             best += self._matches_across_rows(query, join, where, params, best)

@@ -4,11 +4,13 @@ Everything the web app and ``threadline export`` read goes through ``Reader`` an
 ``Session``: thin calls of the read side's views (``application/views.py``: catch up
 if behind, resolve an id prefix, a page of the thread list, a thread's items, search)
 on the ``ReadModels`` port, with their errors turned into this face's two kinds
-(``NotFoundError``, ``ValueError``).
+(``NotFoundError``, ``ValueError``). The web app's ``Reader`` keeps its PostgreSQL
+connections between requests (``postgres_pool``, ADR 0012).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from threadline.application.read_queries import (
 )
 
 if TYPE_CHECKING:
+    from threadline.adapters.web.postgres_pool import PostgresPool
     from threadline.application.views import ReadModels
 
 Row = dict[str, Any]
@@ -144,21 +147,44 @@ class Session:
 
 class Reader:
     """Opens a ``Session`` on the store at ``home`` / ``database_url`` (as ``--home`` and
-    ``--database-url`` name it), caught up first if it is behind."""
+    ``--database-url`` name it), caught up first if it is behind.
 
-    def __init__(self, home: str | None, database_url: str | None) -> None:
+    With ``keep`` > 0 (the web app), up to that many PostgreSQL connections stay open
+    between sessions, in a pool made on first use; ``close()`` closes them. Otherwise,
+    and on SQLite (its file opens and reads its schema in about 0.4 ms), each session
+    opens its own connection."""
+
+    def __init__(self, home: str | None, database_url: str | None, keep: int = 0) -> None:
         from threadline.adapters.home import resolve_location
 
         self.location = resolve_location(home, database_url)
+        self.keep = keep
+        self._pool: PostgresPool | None = None
+        self._pool_made = threading.Lock()
 
     @contextmanager
     def session(self, search: bool = False) -> Iterator[Session]:
-        from threadline.adapters.queries import open_queries
-
         names: Sequence[str] = SEARCH_PROJECTIONS if search else EAGER_PROJECTIONS
-        opened = views.up_to_date(lambda: open_queries(self.location), self._catch_up, names)
+        opened = views.up_to_date(self._open, self._catch_up, names)
         with closing(opened) as queries:
             yield Session(queries)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _open(self) -> ReadModels:
+        from threadline.adapters.queries import open_queries
+
+        if self.keep < 1 or self.location.database_url is None:
+            return open_queries(self.location)
+        with self._pool_made:
+            if self._pool is None:
+                from threadline.adapters.web.postgres_pool import PostgresPool
+
+                self._pool = PostgresPool(self.location.database_url, self.keep)
+        return self._pool.queries()
 
     def _catch_up(self, names: Sequence[str]) -> None:
         from threadline.adapters.queries import catch_up

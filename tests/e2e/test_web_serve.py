@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-from conftest import run_cli
+from conftest import run_cli, store_described
 from web_support import (
     BIG_OUTPUT_CHARS,
     FAR_POSITION_WORD,
@@ -186,6 +187,22 @@ def test_permalink_past_the_first_screen_survives_reload(site: Any, page: Any) -
     )
 
 
+def test_a_page_of_items_that_fails_to_load_is_not_asked_for_in_a_loop(
+    site: Any, page: Any
+) -> None:
+    """The page asks again only after a page of items has arrived: asking again on
+    nothing loaded (a failed request, or the moment between a response's headers and
+    its items) spun without end and hung the tab, as a reload with a permalink did."""
+    server, home = site
+    asked: list[str] = []
+    page.route("**/items?*", lambda route: (asked.append(route.request.url), route.abort()))
+    page.goto(server.at(f"/thread/{thread_id(home, WORKBENCH)}"))
+    page.locator("#more").scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    assert 1 <= len(asked) <= 2, f"{len(asked)} requests"
+    assert page.locator("#more").is_visible()  # still there to click
+
+
 def test_scrolling_loads_the_rest_of_a_long_thread(site: Any, page: Any) -> None:
     server, home = site
     page.goto(server.at(f"/thread/{thread_id(home, WORKBENCH)}"))
@@ -303,6 +320,30 @@ def test_item_text_pages_and_streams(site: Any) -> None:
     status, _, whole = fetch(base + "&all=1")
     assert len(whole) == int(headers["x-total-chars"])
     assert whole.startswith(first[:1000])
+
+
+def test_on_postgresql_requests_share_kept_connections(site: Any) -> None:
+    """The app keeps its PostgreSQL connections between requests (a pool), rather than
+    connecting for each one; SQLite opens its file per request (~0.4 ms)."""
+    server, home = site
+    url = store_described(home)
+    if not url.startswith("postgresql"):
+        pytest.skip("a SQLite store is opened per request")
+    paths = ("/", f"/thread/{thread_id(home, FIX)}", "/search?q=forecast")
+
+    def the_apps_connections() -> set[int]:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return {pid for (pid,) in rows}
+
+    assert fetch(server.url)[0] == 200
+    kept = the_apps_connections()
+    for path in paths:
+        assert fetch(server.at(path))[0] == 200
+    assert kept and the_apps_connections() == kept
 
 
 def test_open_opens_the_page_in_a_browser(site: Any, tmp_path: Path) -> None:

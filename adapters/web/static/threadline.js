@@ -14,6 +14,10 @@
   }
 
   // -- paging a thread ---------------------------------------------------------
+  // Resolves true once a page of items is on the page, false when nothing was loaded
+  // (the thread is all here, or the request failed). data-next changes only with the
+  // items it describes, so no caller ever sees "all loaded" while "Load more" is still
+  // there; and nothing calls again on false, which would spin without yielding.
   function loadNext(until) {
     if (!items || exported || items.dataset.next === "") return Promise.resolve(false);
     if (loading) return loading;
@@ -21,16 +25,18 @@
     var limit = until != null && until >= from ? Math.min(until - from + 50, 1000) : 200;
     var url = "/thread/" + encodeURIComponent(items.dataset.thread) + "/items?from=" + from + "&limit=" + limit;
     loading = fetchText(url).then(function (response) {
-      if (response.status === 204) { items.dataset.next = ""; return ""; }
-      items.dataset.next = response.headers.get("X-Next") || "";
+      if (response.status === 204) return { next: "", html: "" };
+      if (!response.ok) throw new Error(response.status + " from " + url);
       setCount(response.headers.get("X-Item-Count"));
-      return response.text();
-    }).then(function (html) {
-      if (html) append(html);
+      var next = response.headers.get("X-Next") || "";
+      return response.text().then(function (html) { return { next: next, html: html }; });
+    }).then(function (got) {
+      if (got.html) append(got.html);
+      items.dataset.next = got.next;
       var more = document.getElementById("more");
       if (more) {
-        if (items.dataset.next === "") more.parentNode.removeChild(more);
-        else { more.href = "?from=" + items.dataset.next; more.textContent = "Load more (from #" + items.dataset.next + ")"; }
+        if (got.next === "") more.parentNode.removeChild(more);
+        else { more.href = "?from=" + got.next; more.textContent = "Load more (from #" + got.next + ")"; }
       }
       loading = null;
       return true;
@@ -85,14 +91,15 @@
     var more = document.getElementById("more");
     if (more && "IntersectionObserver" in window) {
       new IntersectionObserver(function (seen) {
-        if (seen.some(function (e) { return e.isIntersecting; })) loadNext().then(refillIfShort);
+        if (seen.some(function (e) { return e.isIntersecting; })) refillIfShort();
       }, { rootMargin: "800px" }).observe(more);
       more.addEventListener("click", function (event) { event.preventDefault(); loadNext(); });
     }
   }
   function refillIfShort() {
     var more = document.getElementById("more");
-    if (more && more.getBoundingClientRect().top < window.innerHeight + 800) loadNext().then(refillIfShort);
+    if (!more || more.getBoundingClientRect().top >= window.innerHeight + 800) return;
+    loadNext().then(function (loaded) { if (loaded) refillIfShort(); });
   }
 
   // -- live: a growing thread ---------------------------------------------------
@@ -133,6 +140,11 @@
     var match = /^item-(\d+)$/.exec(id);
     if (!match || !items || items.dataset.next === "") return;
     loadNext(parseInt(match[1], 10)).then(function (ok) { if (ok) goToHash(); });
+  }
+  // A permalink decides where a reloaded page opens: the browser's own restoration would
+  // put it at the end of the first screen (all that is there yet) and load from there.
+  if (items && /^#item-\d+$/.test(location.hash) && "scrollRestoration" in history) {
+    history.scrollRestoration = "manual";
   }
   window.addEventListener("hashchange", goToHash);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", goToHash);
