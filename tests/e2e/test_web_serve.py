@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import run_cli, store_described
+from conftest import REPO, run_cli, store_described
 from web_support import (
     BIG_OUTPUT_CHARS,
     FAR_POSITION_WORD,
@@ -358,3 +358,27 @@ def test_open_opens_the_page_in_a_browser(site: Any, tmp_path: Path) -> None:
             time.sleep(0.1)
         assert opened.read_text() == server.url
         assert fetch(server.url)[0] == 200
+
+
+def test_a_thread_page_says_what_the_thread_continues_and_that_it_is_archived(
+    site: Any, tmp_path: Path
+) -> None:
+    """Last in this module: it adds a thread (a rollout Codex's importer made from the
+    sample session, which continues that session's thread) and archives it."""
+    server, home = site
+    codex_home = tmp_path / "codex-home"
+    shutil.copytree(REPO / "tests" / "fixtures" / "codex" / "real" / "claude-import", codex_home)
+    assert run_cli("import", codex_home, home=home).returncode == 0
+    (made,) = [
+        r
+        for r in run_cli("threads", "--json", "--all", home=home).json()
+        if r["source_agent"] == "codex"
+    ]
+    assert run_cli("archive", made["thread_id"], home=home).returncode == 0
+
+    status, _, page_bytes = fetch(server.at(f"/thread/{made['thread_id']}"))
+    body = page_bytes.decode()
+
+    assert status == 200
+    assert f'<dt>Continues</dt><dd><a href="/thread/{thread_id(home, HOURLY)}">' in body
+    assert "<dt>Archived</dt>" in body
