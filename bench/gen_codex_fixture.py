@@ -384,9 +384,10 @@ def generate(
     pool = make_pool(random.Random(seed + 1), 4 * MIB)
     budget = int(total_mib * MIB)
     weights = [rng.paretovariate(1.5) for _ in range(sessions)]
-    scale = budget / sum(weights)
+    left = sum(weights)
     max_tool_bytes = max_tool_kib * 1024 if max_tool_kib else 1024 * 1024
     written = 0
+    floors = 0  # bytes of the rollouts' first turns (with their session_meta)
     names = []
     t = base_time
     for index in range(sessions):
@@ -396,16 +397,21 @@ def generate(
         folder = out / "sessions" / t.strftime("%Y/%m/%d")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / ("rollout-{}-{}.jsonl".format(t.strftime("%Y-%m-%dT%H-%M-%S"), thread_id))
-        target = max(int(weights[index] * scale), 30_000)
         with path.open("w", encoding="utf-8", newline="\n") as fh:
             writer = RolloutWriter(rng, pool, fh, thread_id, cwd, t)
             writer.session_meta(index)
-            first = True
-            while writer.bytes < target and written + writer.bytes < budget:
-                writer.turn(first, max_tool_bytes, big_share=0.03)
-                first = False
-            if first:
-                writer.turn(True, max_tool_bytes, big_share=0.03)
+            writer.turn(True, max_tool_bytes, big_share=0.03)  # every rollout has a turn
+            first = writer.bytes
+            floors += first
+            # What is left of the budget, less the first turns still to write (as large as
+            # the ones so far), shared by weight among the sessions still to write: a
+            # session that ran over (a turn is written whole) is made up by the rest.
+            ahead = floors / (index + 1) * (sessions - index - 1)
+            spare = max(budget - written - first - ahead, 0)
+            target = first + spare * weights[index] / left
+            left -= weights[index]
+            while writer.bytes < target:
+                writer.turn(False, max_tool_bytes, big_share=0.03)
         written += writer.bytes
         if index % 5 == 0:
             names.append(
