@@ -228,29 +228,32 @@ class Threadline(Application[UUID]):
             read.main.parent_thread_id = self.thread_of_conversation(
                 source.agent, read.main.parent_conversation_id
             )
-        if read.main is None and read.copy_of is not None and self._has_thread(read.copy_of):
-            return self._record_copy(source, read, entry)
         if read.main is None:
-            return self._record_rejected(source, read, entry, key)
+            copy = read.copy_of is not None and self._has_thread(read.copy_of)
+            return self._record_no_thread(source, read, entry, "known" if copy else "rejected", key)
         if key is None or (conversation and _is_legacy_duplicate(entry, conversation)):
             # No conversation id (or a second thread an earlier release made for one):
             # the location is its own conversation, as before conversations were indexed.
             return self._record_location(source, read, entry)
         return _Recording(self, source, read, entry, key, conversation).run()
 
-    def _record_rejected(
+    def _record_no_thread(
         self,
         source: SourceFile,
         read: ReadTranscript,
         entry: Import,
+        outcome: Outcome,
         key: str | None,
     ) -> Outcome:
-        """Nothing in the file is a transcript: the ledger says so, no thread changes."""
+        """Nothing in the file for a thread of its own: not a transcript (``rejected``), or
+        an export of a thread this store holds and nothing more (``known``; what another
+        agent adds to it later is a thread of its own, whose lineage names that thread).
+        The ledger says which; no thread changes."""
         entry.record(
             path=source.path,
             version=read.version,
             thread_id=None,  # the thread it had, if any, stays its thread
-            outcome="rejected",
+            outcome=outcome,
             items_consumed=entry.items_consumed,
             problems=len(read.problems),
             sidechains=dict(entry.sidechains),
@@ -259,32 +262,13 @@ class Threadline(Application[UUID]):
             conversation_id=key,
         )
         self.save(entry)
-        return "rejected"
+        return outcome
 
     def _has_thread(self, thread_id: str) -> bool:
         try:
             return UUID(thread_id) in self.repository
         except ValueError:
             return False
-
-    def _record_copy(self, source: SourceFile, read: ReadTranscript, entry: Import) -> Outcome:
-        """An export of a thread this store holds, and nothing more: known, and nothing in
-        that thread changes. The location gets no thread of its own (yet): what the other
-        agent adds to it later is a thread of its own, whose lineage names that thread."""
-        entry.record(
-            path=source.path,
-            version=read.version,
-            thread_id=None,
-            outcome="known",
-            items_consumed=entry.items_consumed,
-            problems=len(read.problems),
-            sidechains=dict(entry.sidechains),
-            pages=read.pages,
-            sidechain_lines=read.sidechain_lines,
-            conversation_id=read.conversation_id,
-        )
-        self.save(entry)
-        return "known"
 
     def _record_location(self, source: SourceFile, read: ReadTranscript, entry: Import) -> Outcome:
         """A location that is a conversation of its own: the rules before ADR 0011."""
