@@ -391,3 +391,54 @@ def test_bad_agent_file_is_reported_by_file_and_line_and_everything_good_is_impo
     assert source["outcome"] in case.fixed_outcomes, source
     assert per_agent(fixed) == {**CONVERSATIONS, case.agent: CONVERSATIONS[case.agent] + 1}
     assert items_of(agents, home, fixed, path) == case.fixed_items
+
+
+@contextmanager
+def writing_in_wal(db: Path, exclusive_locking: bool) -> Iterator[None]:
+    """OpenCode's own mode: WAL, a write transaction open (uncommitted) meanwhile; with
+    ``exclusive_locking`` the writer also keeps the WAL to itself (``locking_mode``)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    if exclusive_locking:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("UPDATE session SET title = 'uncommitted'")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_a_database_opencode_is_writing_is_read_from_its_last_commit(
+    agents: AgentsHome, home: Path
+) -> None:
+    db = agents.opencode / "opencode.db"
+
+    with writing_in_wal(db, exclusive_locking=False):
+        result = threadline(agents, "import", "--json", home=home)
+
+    assert result.returncode == 0, result.stderr
+    assert result.json()["problems"] == []
+    listed = threads(agents, home)
+    assert per_agent(listed) == CONVERSATIONS
+    assert "uncommitted" not in {t["title"] for t in listed}
+
+
+def test_a_wal_database_held_in_exclusive_locking_mode_is_reported_then_read(
+    agents: AgentsHome, home: Path
+) -> None:
+    db = agents.opencode / "opencode.db"
+
+    with writing_in_wal(db, exclusive_locking=True):
+        first = threadline(agents, "import", home=home)
+
+    assert first.returncode == EXIT_PROBLEMS, (first.stdout, first.stderr)
+    assert "Traceback" not in first.stderr
+    assert f"{db}: cannot read the OpenCode database: database is locked" in first.stderr
+    assert per_agent(threads(agents, home)) == {**CONVERSATIONS, "opencode": 0}
+
+    second = threadline(agents, "import", home=home)
+
+    assert second.returncode == 0, second.stderr
+    assert per_agent(threads(agents, home)) == CONVERSATIONS
