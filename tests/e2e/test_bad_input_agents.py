@@ -162,6 +162,8 @@ class Case:
     """A lock held on the bad file during the first run only."""
     fixed_outcomes: tuple[str, ...] = ("imported", "appended", "replaced")
     """What the second run does with the fixed file."""
+    source_of: Callable[[Path], Path] = field(default=lambda bad: bad)
+    """The source the bad file belongs to (itself, or the session of a legacy tree file)."""
 
 
 def codex_case(kind: str, content: bytes, problems: list[tuple[int, str]], **kw: Any) -> Case:
@@ -253,6 +255,57 @@ def db_without_opencode_tables(path: Path) -> None:
     conn.close()
 
 
+T0 = 1_790_000_000_000
+LEGACY_SESSION = {
+    "id": "ses_old",
+    "projectID": "prj",
+    "directory": "/work/app",
+    "title": "Legacy session",
+    "version": "0.5.1",
+    "time": {"created": T0, "updated": T0 + 5000},
+}
+LEGACY_FILES = {  # the legacy storage/ tree, pretty-printed as OpenCode wrote it
+    "session/prj/ses_old.json": LEGACY_SESSION,
+    "message/ses_old/msg_1.json": {
+        "id": "msg_1",
+        "sessionID": "ses_old",
+        "role": "user",
+        "time": {"created": T0 + 1000},
+    },
+    "part/msg_1/prt_1.json": {"id": "prt_1", "type": "text", "text": "Old prompt"},
+    "message/ses_old/msg_2.json": {
+        "id": "msg_2",
+        "sessionID": "ses_old",
+        "role": "assistant",
+        "modelID": "claude-sonnet",
+        "time": {"created": T0 + 2000},
+    },
+    "part/msg_2/prt_2.json": {"id": "prt_2", "type": "text", "text": "Old answer"},
+}
+
+
+def legacy_case(
+    kind: str, name: str, content: bytes, problems: list[tuple[int, str]], **kw: Any
+) -> Case:
+    """A bad file in the legacy storage/ tree, beside the good database."""
+
+    def write(agents: AgentsHome) -> Path:
+        storage = agents.opencode / "storage"
+        for file, data in LEGACY_FILES.items():
+            (storage / file).parent.mkdir(parents=True, exist_ok=True)
+            (storage / file).write_text(json.dumps(data, indent=2))
+        (storage / name).write_bytes(content)
+        return storage / name
+
+    def fix(path: Path) -> None:
+        path.write_text(json.dumps(LEGACY_FILES[name], indent=2))
+
+    def session_file(bad: Path) -> Path:
+        return bad.parents[len(Path(name).parts) - 1] / "session" / "prj" / "ses_old.json"
+
+    return Case(kind, "opencode", write, problems, fix, fixed_items=2, source_of=session_file, **kw)
+
+
 INVALID_UTF8 = jsonl([codex_message(2, "assistant", "caf\u00e9 PLACEHOLDER")]).replace(
     b"PLACEHOLDER", b"\xff\xfe\xc3"
 )
@@ -308,6 +361,32 @@ CASES = [
         "jsonl",
         jsonl([{"theme": "dark"}, {"counter": 3}]),
         [(1, "not a Gemini CLI chat"), (2, "not a Gemini CLI chat")],
+    ),
+    legacy_case(
+        "opencode_legacy_empty_session",
+        "session/prj/ses_old.json",
+        b"",
+        [(0, "not JSON (empty or half-written?)"), (0, "not an OpenCode session")],
+    ),
+    legacy_case(
+        "opencode_legacy_half_written_session",
+        "session/prj/ses_old.json",
+        json.dumps(LEGACY_SESSION, indent=2).encode()[:60],
+        [(0, "not JSON (empty or half-written?)"), (0, "not an OpenCode session")],
+    ),
+    legacy_case(
+        "opencode_legacy_half_written_part",
+        "part/msg_2/prt_2.json",
+        b'{"id": "prt_2", "type": "te',
+        [(0, "not JSON (empty or half-written?)")],
+        imported=1,
+        items=2,
+    ),
+    legacy_case(
+        "opencode_legacy_session_not_a_session",
+        "session/prj/ses_old.json",
+        b"[1, 2, 3]",
+        [(0, "not an OpenCode session")],
     ),
     opencode_case(
         "opencode_locked",
@@ -375,8 +454,10 @@ def test_bad_agent_file_is_reported_by_file_and_line_and_everything_good_is_impo
     good = {**CONVERSATIONS, **({case.agent: 0} if case.replaces_agent else {})}
     after_first = threads(agents, home)
     assert per_agent(after_first) == {**good, case.agent: good[case.agent] + case.imported}
+    source_path = case.source_of(path)
     if not case.replaces_agent:  # the bad file's good part, or nothing
-        assert items_of(agents, home, after_first, path) == (case.items if case.imported else -1)
+        expected_items = case.items if case.imported else -1
+        assert items_of(agents, home, after_first, source_path) == expected_items
 
     case.fix(path)
     second = threadline(agents, "import", "--json", home=home)
@@ -387,10 +468,10 @@ def test_bad_agent_file_is_reported_by_file_and_line_and_everything_good_is_impo
     if case.replaces_agent:  # every OpenCode session, from the database now readable
         assert per_agent(fixed) == CONVERSATIONS
         return
-    (source,) = [s for s in second.json()["sources"] if s["path"] == str(path)]
+    (source,) = [s for s in second.json()["sources"] if s["path"] == str(source_path)]
     assert source["outcome"] in case.fixed_outcomes, source
     assert per_agent(fixed) == {**CONVERSATIONS, case.agent: CONVERSATIONS[case.agent] + 1}
-    assert items_of(agents, home, fixed, path) == case.fixed_items
+    assert items_of(agents, home, fixed, source_path) == case.fixed_items
 
 
 @contextmanager
