@@ -306,6 +306,33 @@ def legacy_case(
     return Case(kind, "opencode", write, problems, fix, fixed_items=2, source_of=session_file, **kw)
 
 
+def as_directory(case: Case) -> Case:
+    """The case's file, but a directory of that name (holding a stray file): not a source."""
+
+    def write(agents: AgentsHome) -> Path:
+        path = case.write(agents)
+        path.unlink()
+        path.mkdir()
+        (path / "stray.txt").write_text("not a transcript")
+        return path
+
+    def fix(path: Path) -> None:
+        shutil.rmtree(path)
+        path.touch()
+        case.fix(path)
+
+    kind = case.kind.replace("_empty", "_directory")
+    return Case(
+        kind,
+        case.agent,
+        write,
+        [(0, "not a regular file")],
+        fix,
+        fixed_items=case.fixed_items,
+        replaces_agent=case.replaces_agent,
+    )
+
+
 INVALID_UTF8 = jsonl([codex_message(2, "assistant", "caf\u00e9 PLACEHOLDER")]).replace(
     b"PLACEHOLDER", b"\xff\xfe\xc3"
 )
@@ -401,6 +428,12 @@ CASES = [
     opencode_case(
         "opencode_without_its_tables", db_without_opencode_tables, [(0, "no such table: session")]
     ),
+]
+CASES += [
+    as_directory(c)
+    for c in CASES
+    if c.kind
+    in ("codex_empty_rollout", "gemini_empty_json", "gemini_empty_jsonl", "opencode_empty")
 ]
 
 
