@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, CliResult, jsonl, run_cli
+from conftest import (
+    REPO,
+    CliResult,
+    file_modes_bind,
+    jsonl,
+    needs_file_modes,
+    run_cli,
+    without_file_permission_override,
+)
 
 pytestmark = pytest.mark.both_stores
 
@@ -306,6 +314,30 @@ def legacy_case(
     return Case(kind, "opencode", write, problems, fix, fixed_items=2, source_of=session_file, **kw)
 
 
+def as_unreadable(case: Case, problems: list[tuple[int, str]]) -> Case:
+    """The case's file once fixed, but without read permission; the fix gives it back."""
+
+    def write(agents: AgentsHome) -> Path:
+        path = case.write(agents)
+        case.fix(path)
+        path.chmod(0)
+        return path
+
+    def fix(path: Path) -> None:
+        path.chmod(0o644)
+
+    kind = case.kind.replace("_empty", "_unreadable")
+    return Case(
+        kind,
+        case.agent,
+        write,
+        problems,
+        fix,
+        fixed_items=case.fixed_items,
+        replaces_agent=case.replaces_agent,
+    )
+
+
 def as_directory(case: Case) -> Case:
     """The case's file, but a directory of that name (holding a stray file): not a source."""
 
@@ -435,13 +467,22 @@ CASES += [
     if c.kind
     in ("codex_empty_rollout", "gemini_empty_json", "gemini_empty_jsonl", "opencode_empty")
 ]
+EMPTY = {c.kind: c for c in CASES if c.kind.endswith("_empty") or "_empty_" in c.kind}
+UNREADABLE = [
+    as_unreadable(EMPTY["codex_empty_rollout"], [(0, "cannot read: Permission denied")]),
+    as_unreadable(EMPTY["gemini_empty_jsonl"], [(0, "cannot read: Permission denied")]),
+    as_unreadable(EMPTY["opencode_empty"], [(0, "cannot read the OpenCode database")]),
+]
+"""Cases only where a child can be made to obey file modes (as root, by dropping caps)."""
 
 
 # -- the test ------------------------------------------------------------------------
 
 
 def threadline(agents: AgentsHome, *args: str | Path, home: Path) -> CliResult:
-    return run_cli(*args, home=home, env=agents.env)
+    """The CLI, obeying file modes even as root where it can be made to."""
+    obey = without_file_permission_override if file_modes_bind() else None
+    return run_cli(*args, home=home, env=agents.env, preexec_fn=obey)
 
 
 def threads(agents: AgentsHome, home: Path) -> list[dict[str, Any]]:
@@ -465,7 +506,11 @@ def items_of(agents: AgentsHome, home: Path, threads: list[dict[str, Any]], path
     return len(shown.json()["items"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.kind)
+@pytest.mark.parametrize(
+    "case",
+    [*CASES, *(pytest.param(c, marks=needs_file_modes) for c in UNREADABLE)],
+    ids=lambda c: c.kind,
+)
 def test_bad_agent_file_is_reported_by_file_and_line_and_everything_good_is_imported(
     agents: AgentsHome, home: Path, case: Case
 ) -> None:
