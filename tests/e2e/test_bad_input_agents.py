@@ -14,7 +14,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 CONVERSATIONS = {"claude-code": 3, "codex": 4, "opencode": 3, "gemini": 3}
 """Conversations in each agent's real data (see ``test_import_agents.py``)."""
 EXIT_PROBLEMS = 1
+"""``threadline import``'s status when some sources had problems (README, "Exit status")."""
 THREAD = "0199a213-81c0-7800-8aa1-bbab2a035a00"
 GEMINI_SESSION = "5d6e7f80-1111-4222-8333-944455556666"
 
@@ -164,9 +165,10 @@ class Case:
     items: int = 0
     """Items of the bad file's conversation in the first run (when imported)."""
     fixed_items: int = 0
+    """Items of the bad file's conversation once it is fixed and imported again."""
     replaces_agent: bool = False
     """The bad file is the agent's only store (opencode.db): none of its good data is there."""
-    hold: Callable[[Path], Any] | None = field(default=None)
+    hold: Callable[[Path], AbstractContextManager[None]] | None = None
     """A lock held on the bad file during the first run only."""
     fixed_outcomes: tuple[str, ...] = ("imported", "appended", "replaced")
     """What the second run does with the fixed file."""
@@ -452,7 +454,6 @@ CASES = [
         keep_real_db,
         [(0, "locked")],
         hold=exclusive_lock,
-        fixed_items=-1,
     ),
     opencode_case("opencode_corrupt", corrupt_db, [(0, "cannot read the OpenCode database")]),
     opencode_case("opencode_empty", empty_db, [(0, "no such table: session")]),
