@@ -75,7 +75,7 @@ def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
                 ),
             ):
                 dirs.sort()
-                for name in sorted(files):
+                for name in sorted([*files, *dirs]):  # a directory so named: not a rollout
                     if _ROLLOUT.match(name):
                         _add(os.path.join(dirpath, name), found, problems)
     # A thread both live and archived: the live copy only.

@@ -147,6 +147,8 @@ class RolloutMapper:
         self.continuing = continuing
         self.first_record_seen = continuing
         self.records = 0
+        self.typed_records = 0
+        """Records with a string 'type': a file with none is not a rollout."""
         self.model: str | None = None
         self.effort: str | None = None
         self._last_context: tuple[str | None, str | None] | None = None
@@ -176,13 +178,14 @@ class RolloutMapper:
         self.records += 1
         kind = record.get("type")
         payload = record.get("payload")
+        self.typed_records += isinstance(kind, str)
         if not self.first_record_seen:
             self.first_record_seen = True
             if kind != "session_meta" and not _legacy_meta(record):
+                what = f"a {kind!r} record" if isinstance(kind, str) else "a record with no 'type'"
                 self.problem(
                     number,
-                    f"first line is a {kind!r} record, not 'session_meta'; "
-                    "thread id taken from the file name",
+                    f"first line is {what}, not 'session_meta'; thread id taken from the file name",
                 )
         ts = iso_time(record.get("timestamp"))
         mark = len(self.items)

@@ -84,7 +84,7 @@ class CodexReader:
         exported = mapper.exported_from
         if exported is not None and not items:
             return None  # a copy of a thread, and nothing more: that thread's already
-        if not continuing and mapper.meta.id is None and not items:
+        if not continuing and mapper.meta.id is None and not (items and mapper.typed_records):
             if mapper.records == 0 and not mapper.problems:
                 mapper.problem(0, "empty file; nothing to import")
             elif mapper.records == 0:

@@ -79,7 +79,7 @@ def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
                 d for d in dirs if d not in ("logs", "tool-outputs", "history", "extensions")
             ]
             if os.path.basename(dirpath) == "chats":
-                for name in sorted(files):
+                for name in sorted([*files, *dirs]):  # a directory so named: not a chat
                     if _SESSION.match(name):
                         _add(os.path.join(dirpath, name), found, problems)
             elif os.path.basename(os.path.dirname(dirpath)) == "chats":
@@ -95,6 +95,9 @@ def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> No
         st = os.stat(canonical)
     except OSError as exc:
         problems.append(Problem(path, 0, f"cannot read: {exc.strerror or exc}"))
+        return
+    if not os.path.isfile(canonical):
+        problems.append(Problem(path, 0, "not a regular file"))
         return
     found.setdefault(canonical, SourceFile(AGENT, canonical, st.st_size, st.st_mtime_ns))
 

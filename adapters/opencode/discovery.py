@@ -218,6 +218,8 @@ def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
         in_db: set[str] = set()
         if os.path.isfile(db):
             in_db = _db_sessions(db, found, problems)
+        elif os.path.lexists(db):
+            problems.append(Problem(db, 0, "not a regular file"))
         sessions = os.path.join(storage, "session")
         if os.path.isdir(sessions):
             for project in _names(sessions):

@@ -326,8 +326,13 @@ def _map(records: list[Record], mapper: SessionMapper) -> None:
         broken = record.data is None and (
             record.table in ("message", "part") or "file" in record.row
         )
-        if broken:
-            name = record.row.get("id") or record.row.get("file")
+        file = record.row.get("file")
+        if broken and isinstance(file, str):  # a file of the legacy tree, named by its path
+            storage = mapper.path.split(f"{os.sep}session{os.sep}")[0]
+            reason = "not JSON (empty or half-written?); kept raw"
+            mapper.problems.append(Problem(os.path.join(storage, file), 0, reason))
+        elif broken:
+            name = record.row.get("id")
             mapper.problem(record.line.number, f"{record.table} {name}: not JSON; kept raw")
     i = 0
     while i < len(records):

@@ -563,7 +563,8 @@ def test_a_half_written_json_file_is_reported_with_its_record(tmp_path: Path) ->
     broken = tmp_path / "storage" / "part" / "msg_ses_old_2" / "prt_3.json"
     broken.write_text('{"id": "prt_3", "type": "te')
     (result,) = read_all(tmp_path).values()
-    assert len(result.problems) == 1 and "prt_3.json" in result.problems[0].reason
+    (problem,) = result.problems  # named by the file itself, not a line of the session
+    assert problem.path == str(broken) and problem.line == 0 and "half-written" in problem.reason
     # The answer lost its text; it keeps its place (and usage) before its tool call.
     assert [i.type for i in main(result).items] == ["user", "assistant", "tool_call", "tool_result"]
 
