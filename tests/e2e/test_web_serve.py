@@ -3,6 +3,7 @@ real transcript files (the shipped samples and a long generated session), on bot
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -327,9 +328,14 @@ def test_on_postgresql_requests_share_kept_connections(site: Any) -> None:
     connecting for each one; SQLite opens its file per request (~0.4 ms)."""
     server, home = site
     url = store_described(home)
-    if not url.startswith("postgresql"):
-        pytest.skip("a SQLite store is opened per request")
     paths = ("/", f"/thread/{thread_id(home, FIX)}", "/search?q=forecast")
+    if not url.startswith("postgresql"):
+        for path in paths:
+            assert fetch(server.at(path))[0] == 200
+        fds = Path(f"/proc/{server.process.pid}/fd")
+        held = [os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink()]
+        assert held and not [f for f in held if Path(f).name.startswith("threadline.db")], held
+        return
 
     def the_apps_connections() -> set[int]:
         with psycopg.connect(url) as conn:
