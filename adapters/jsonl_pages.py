@@ -159,9 +159,15 @@ def _feed_page(queued: _Queued, line_no: int, feed: LineSink, pages: list[Source
 
 
 def parse_line(
-    number: int, raw: bytes | memoryview, path: str, problems: list[Problem]
+    number: int,
+    raw: bytes | memoryview,
+    path: str,
+    problems: list[Problem],
+    *,
+    blank_is_problem: bool = False,
 ) -> dict[str, Any] | None:
-    """One line as a JSON object, or None and a problem saying why not."""
+    """One line as a JSON object, or None and a problem saying why not (a blank line is
+    one only where the format never writes them)."""
     if number == 1 and bytes(raw[:3]) == UTF8_BOM:
         raw = raw[3:]
     try:
@@ -169,7 +175,9 @@ def parse_line(
     except orjson.JSONDecodeError as exc:
         data = bytes(raw)
         if not data.strip():
-            return None  # blank lines are harmless
+            if blank_is_problem:
+                problems.append(Problem(path, number, "blank line"))
+            return None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -182,11 +190,7 @@ def parse_line(
                 Problem(path, number, "invalid UTF-8 (bad bytes read as U+FFFD; raw line kept)")
             )
         else:
-            if text.lstrip().startswith(("{", "[")) and exc.pos >= len(text.rstrip()) - 1:
-                reason = "truncated JSON (torn line)"
-            else:
-                reason = f"invalid JSON: {exc.msg} at column {exc.pos + 1}"
-            problems.append(Problem(path, number, reason))
+            problems.append(Problem(path, number, json_error(exc, text)))
             return None
     if not isinstance(record, dict):
         problems.append(
@@ -194,6 +198,15 @@ def parse_line(
         )
         return None
     return record
+
+
+def json_error(exc: orjson.JSONDecodeError, text: str) -> str:
+    """Why a line of text is not JSON, in words."""
+    if "\x00" in text:
+        return "contains NUL bytes; not JSON"
+    if text.lstrip().startswith(("{", "[")) and exc.pos >= len(text.rstrip()) - 1:
+        return "truncated JSON (torn line)"
+    return f"invalid JSON: {exc.msg} at column {exc.pos + 1}"
 
 
 def _is_complete_record(data: bytes) -> bool:

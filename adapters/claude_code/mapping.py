@@ -20,6 +20,7 @@ import orjson
 from pydantic import ValidationError
 
 from threadline.adapters.claude_code.titles import strip_harness_wrappers
+from threadline.adapters.jsonl_pages import parse_line
 from threadline.application.ports import BlobStore, Problem
 from threadline.domain.items import (
     AssistantMessage,
@@ -47,7 +48,6 @@ INLINE_TEXT_CHARS = 2048
 INLINE_JSON_BYTES = 4096
 FIRST_MESSAGE_CHARS = 2000
 SYNTHETIC_MODEL = "<synthetic>"
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class RecordShapeError(ValueError):
@@ -281,31 +281,7 @@ class TranscriptMapper:
         self.problems.append(Problem(self.path, line, reason))
 
     def _parse(self, line: _Line, view: bytes | memoryview) -> dict[str, Any] | None:
-        if line.number == 1 and view[: len(UTF8_BOM)] == UTF8_BOM:
-            view = view[len(UTF8_BOM) :]
-        try:
-            record = orjson.loads(view)
-        except orjson.JSONDecodeError as exc:
-            raw = bytes(view)
-            if not raw.strip():
-                self.problem(line.number, "blank line")
-                return None
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                try:
-                    record = orjson.loads(raw.decode("utf-8", "replace"))
-                except orjson.JSONDecodeError:
-                    self.problem(line.number, "invalid UTF-8 and not JSON")
-                    return None
-                self.problem(line.number, "invalid UTF-8 (bad bytes read as U+FFFD; raw line kept)")
-            else:
-                self.problem(line.number, _json_error(exc, text))
-                return None
-        if not isinstance(record, dict):
-            self.problem(line.number, f"a JSON {type(record).__name__}, not a record object")
-            return None
-        return record
+        return parse_line(line.number, view, self.path, self.problems, blank_is_problem=True)
 
     def _thread_for(self, record: dict[str, Any]) -> ThreadFacts:
         if self.is_subagent_file or record.get("isSidechain") is not True:
@@ -711,14 +687,6 @@ def _agent_id(tool_use_result: Any) -> str | None:
     if isinstance(tool_use_result, dict):
         return _str(tool_use_result.get("agentId"))
     return None
-
-
-def _json_error(exc: orjson.JSONDecodeError, text: str) -> str:
-    if "\x00" in text:
-        return "contains NUL bytes; not JSON"
-    if text.lstrip().startswith(("{", "[")) and exc.pos >= len(text.rstrip()) - 1:
-        return "truncated JSON (torn line)"
-    return f"invalid JSON: {exc.msg} at column {exc.pos + 1}"
 
 
 def sha256_hex(data: bytes) -> str:

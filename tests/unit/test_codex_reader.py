@@ -690,6 +690,12 @@ def test_first_line_not_session_meta_is_a_problem_not_fatal(tmp_path: Path) -> N
     assert [i.type for i in thread.items] == ["user"]
 
 
+def test_a_line_of_nul_bytes_says_so_as_in_every_agent(tmp_path: Path) -> None:
+    result = read(write(tmp_path, [meta(), b"\x00" * 64, user_item("01:00.000", "hello")]))
+    assert [(p.line, p.reason) for p in result.problems] == [(2, "contains NUL bytes; not JSON")]
+    assert [i.type for i in main(result).items] == ["user"]
+
+
 def test_bad_lines_are_reported_by_line_and_a_torn_tail_is_left_unread(tmp_path: Path) -> None:
     path = write(
         tmp_path,
