@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agents_support import CONVERSATIONS, FIXTURES, AgentsHome, agents
 from conftest import (
-    REPO,
     CliResult,
     file_modes_bind,
     jsonl,
@@ -31,48 +31,12 @@ from conftest import (
 )
 
 pytestmark = pytest.mark.both_stores
+__all__ = ["agents"]  # a fixture, used by name
 
-FIXTURES = REPO / "tests" / "fixtures"
-CONVERSATIONS = {"claude-code": 3, "codex": 4, "opencode": 3, "gemini": 3}
-"""Conversations in each agent's real data (see ``test_import_agents.py``)."""
 EXIT_PROBLEMS = 1
 """``threadline import``'s status when some sources had problems (README, "Exit status")."""
 THREAD = "0199a213-81c0-7800-8aa1-bbab2a035a00"
 GEMINI_SESSION = "5d6e7f80-1111-4222-8333-944455556666"
-
-
-@dataclass
-class AgentsHome:
-    home: Path
-    env: dict[str, str]
-
-    @property
-    def codex(self) -> Path:
-        return self.home / ".codex"
-
-    @property
-    def opencode(self) -> Path:
-        return self.home / ".local" / "share" / "opencode"
-
-    @property
-    def chats(self) -> Path:
-        return self.home / ".gemini" / "tmp" / "weather-app" / "chats"
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> AgentsHome:
-    home = tmp_path / "user"
-    shutil.copytree(REPO / "samples" / "claude" / "projects", home / ".claude" / "projects")
-    shutil.copytree(FIXTURES / "codex" / "real" / "exec", home / ".codex")
-    shutil.copytree(FIXTURES / "opencode" / "real", home / ".local" / "share" / "opencode")
-    shutil.copytree(FIXTURES / "gemini" / "real", home / ".gemini")
-    env = {
-        "HOME": str(home),
-        "CODEX_HOME": str(home / ".codex"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "GEMINI_CLI_HOME": str(home),
-    }
-    return AgentsHome(home, env)
 
 
 # -- the bad files ---------------------------------------------------------------------

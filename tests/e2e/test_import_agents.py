@@ -11,61 +11,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, CliResult, count_events, run_cli, stored_events_mark
+from agents_support import CONVERSATIONS, AgentsHome, agents
+from conftest import CliResult, count_events, run_cli, stored_events_mark
 
 pytestmark = pytest.mark.both_stores
+__all__ = ["agents"]  # a fixture, used by name
 
-FIXTURES = REPO / "tests" / "fixtures"
 SOURCE_GONE = "threadline.domain.ledger:Import.SourceGone"
-CONVERSATIONS = {"claude-code": 3, "codex": 4, "opencode": 3, "gemini": 3}
-"""Conversations (threads) in each agent's data: Claude Code's two sample sessions and
-a sub-agent, Codex's two sessions with a sub-agent and a fork, OpenCode's two sessions
-and a sub-agent session, Gemini's two chats and a sub-agent chat."""
 WORDS = {"claude-code": "forecast", "codex": "tests", "opencode": "tests", "gemini": "tests"}
 """A word each agent's conversations hold."""
-
-
-@dataclass
-class AgentsHome:
-    home: Path
-    env: dict[str, str]
-
-    @property
-    def claude(self) -> Path:
-        return self.home / ".claude" / "projects"
-
-    @property
-    def codex(self) -> Path:
-        return self.home / ".codex"
-
-    @property
-    def opencode(self) -> Path:
-        return self.home / ".local" / "share" / "opencode"
-
-    @property
-    def gemini(self) -> Path:
-        return self.home / ".gemini"
-
-
-@pytest.fixture
-def agents(tmp_path: Path) -> AgentsHome:
-    home = tmp_path / "user"
-    shutil.copytree(REPO / "samples" / "claude" / "projects", home / ".claude" / "projects")
-    shutil.copytree(FIXTURES / "codex" / "real" / "exec", home / ".codex")
-    shutil.copytree(FIXTURES / "opencode" / "real", home / ".local" / "share" / "opencode")
-    shutil.copytree(FIXTURES / "gemini" / "real", home / ".gemini")
-    env = {
-        "HOME": str(home),
-        "CODEX_HOME": str(home / ".codex"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "GEMINI_CLI_HOME": str(home),
-    }
-    return AgentsHome(home, env)
 
 
 def threadline(agents: AgentsHome, *args: str | Path, home: Path) -> CliResult:
