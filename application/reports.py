@@ -6,7 +6,7 @@ otherwise pay ~7 ms, a sixth of its run, to import ``dataclasses``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from threadline.application.sources import Problem
 
@@ -26,19 +26,7 @@ SourceOutcome = Literal[
 """``known`` … ``diverged_older``: a location of a conversation imported before (ADR 0011,
 ``domain.ledger.Outcome``); ``gone``: a location imported before that is no longer on
 disk (its thread stays)."""
-OUTCOMES: tuple[SourceOutcome, ...] = (
-    "imported",
-    "appended",
-    "replaced",
-    "skipped",
-    "rejected",
-    "failed",
-    "known",
-    "behind",
-    "diverged_newer",
-    "diverged_older",
-    "gone",
-)
+OUTCOMES: tuple[SourceOutcome, ...] = get_args(SourceOutcome)
 
 
 class SourceReport:
