@@ -1,9 +1,12 @@
 """Reading a JSON-lines source in pages: the part every line-based source shares.
 
-The file is read in large blocks and cut into pages of whole lines; each page
-is hashed into the file's hash and stored as a content-addressed blob (ADR
-0001), then its lines are handed to a mapper with the blob key and offset that
-an item's ``SourceRef`` needs. A resume point whose prefix still hashes the
+The file is cut into pages of whole lines: a page ends at the last newline before
+the end of each ``PAGE_BYTES`` block (or of the next, for a line longer than a
+block), found by reading back from that end a little at a time, and is then read
+once, exactly (no block, carry or page copies in hand). Each page is hashed into
+the file's hash and stored as a content-addressed blob (ADR 0001), then its lines
+are handed to a mapper with the blob key and offset that an item's ``SourceRef``
+needs. A resume point whose prefix still hashes the
 same continues after it ("append"); any other resume point reads the file again
 ("replace"). A last line with no newline that is not a complete JSON object is
 torn (still being written): it is left unconsumed for the next read.
@@ -28,6 +31,8 @@ from threadline.application.ports import BlobStore, Problem, ReadMode, ResumePoi
 from threadline.domain.ledger import SourcePage, SourceVersion
 
 PAGE_BYTES = 4 * 1024 * 1024
+SCAN_BYTES = 64 * 1024
+"""Read at a time from the end of a block, looking for where its last line ends."""
 UTF8_BOM = b"\xef\xbb\xbf"
 TORN_LINE = "incomplete last line (no newline, not valid JSON); left unread until it is complete"
 
@@ -61,47 +66,42 @@ def read_pages(
     torn: Problem | None = None
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
-        remaining = st.st_size
         offset, line_no = 0, 0
         ends_mid_line = False
-        if resume is not None and allow_append and resume.consumed_bytes <= remaining:
+        if resume is not None and allow_append and resume.consumed_bytes <= st.st_size:
             prefix, last = _hash_prefix(f, resume.consumed_bytes)
             ends_mid_line = resume.consumed_bytes > 0 and last != b"\n"
             continues = not ends_mid_line or f.read(1) in (b"\n", b"")
             if prefix.hexdigest() == resume.consumed_sha256 and continues:
                 hasher, mode = prefix, "append"
                 offset, line_no = resume.consumed_bytes, resume.consumed_lines
-                remaining -= offset
-        f.seek(offset)
         if resume is not None and mode == "full":
             mode = "replace"
         skip = 1 if mode == "append" and ends_mid_line else 0
         if on_start is not None:
             on_start(mode)
-        carry = b""
+        fd, start, bound, end = f.fileno(), offset, offset, st.st_size
         # A page is hashed and stored on a second thread (both release the GIL) while
         # the lines of the page before it are fed here, in file order.
         with ThreadPoolExecutor(1, thread_name_prefix="pages") as store:
             queued: _Queued | None = None
-            while remaining > 0:
-                block = f.read(min(PAGE_BYTES, remaining))
-                if not block:
+            while bound < end:
+                low, bound = bound, min(bound + PAGE_BYTES, end)
+                newline = _last_newline(fd, low, bound)
+                if newline < 0:
+                    continue  # no line ends in this block: the page takes in the next
+                page = os.pread(fd, newline + 1 - start, start)
+                if len(page) < newline + 1 - start:  # the file shrank: read no further
                     break
-                remaining -= len(block)
-                data = carry + block if carry else block
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = data
-                    continue
-                page, carry = data[:cut], data[cut:]
                 stored = store.submit(_store, page, hasher, blobs)
                 if queued is not None:
                     line_no = _feed_page(queued, line_no, feed, pages)
                 queued = _Queued(stored, page, skip)
-                offset += len(page)
-                skip = 0
+                start, skip = newline + 1, 0
             if queued is not None:
                 line_no = _feed_page(queued, line_no, feed, pages)
+        offset = start
+        carry = os.pread(fd, end - start, start) if start < end else b""
         consumed = hasher.copy()
         if carry:
             hasher.update(carry)
@@ -132,6 +132,18 @@ class _Queued:
     skip: int
     """Bytes at the start that end a line read before."""
     key: str = ""
+
+
+def _last_newline(fd: int, low: int, high: int) -> int:
+    """Where the last newline of the file's bytes ``low`` to ``high`` is (-1: none), read
+    backwards a little at a time, not the whole block."""
+    while high > low:
+        at = max(low, high - SCAN_BYTES)
+        found = os.pread(fd, high - at, at).rfind(b"\n")
+        if found >= 0:
+            return at + found
+        high = at
+    return -1
 
 
 def _store(page: bytes, hasher: Any, blobs: BlobStore) -> str:
