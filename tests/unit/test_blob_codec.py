@@ -152,10 +152,10 @@ class CountingBlobs:
         page = open_blob(self.stored[key])
         frame = page.frame
 
-        def counted(number: int) -> bytes:
+        def counted(number: int, *, keep: bool = True) -> bytes:
             if number not in page._frames:
                 self.decompressed += 1
-            return frame(number)
+            return frame(number, keep=keep)
 
         page.frame = counted  # type: ignore[method-assign]
         return page
@@ -179,6 +179,18 @@ def test_history_reads_a_2_mib_output_from_its_frames_not_the_whole_page() -> No
     assert value == output.decode()
     needed = -(-len(line) // compression.FRAME_BYTES) + 1
     assert blobs.decompressed <= needed < frames
+
+
+def test_a_line_over_many_frames_keeps_only_the_frame_the_next_line_starts_in() -> None:
+    raw = text(FRAME * 6, seed=3)
+    page = open_blob(encode_blob(raw, frame_bytes=FRAME))
+
+    assert page[FRAME // 2 : FRAME * 4 + 10] == raw[FRAME // 2 : FRAME * 4 + 10]
+    assert list(page._frames) == [4]
+    assert page[FRAME * 4 + 10 : FRAME * 4 + 20] == raw[FRAME * 4 + 10 : FRAME * 4 + 20]
+    for n in range(6):
+        assert page[FRAME * n : FRAME * n + 5] == raw[FRAME * n : FRAME * n + 5]
+    assert len(page._frames) == compression.CACHED_FRAMES
 
 
 def test_sqlite_source_lines_keep_a_few_blobs_open_and_still_read_every_one(
