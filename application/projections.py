@@ -57,7 +57,7 @@ from threadline.domain.session import LIVE_AGENT, Session
 from threadline.domain.titles import first_line
 
 PAGE_SIZE = 500
-PAGE_TEXT_CHARS = 2_000_000
+PAGE_TEXT_CHARS = 1_000_000
 """A page also ends once its search rows hold this many characters of text (after the event
 that reached it): a page's row changes are held in memory, and a character of text costs
 ~10 bytes there (the string, its UTF-8 copy for the driver, the rows). ADR 0015."""
