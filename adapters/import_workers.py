@@ -37,7 +37,6 @@ from contextlib import contextmanager
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
-from threadline.adapters.freed_memory import give_back_large_blocks
 from threadline.adapters.home import StoreLocation
 from threadline.adapters.persistence.sqlite import SQLiteBlobStore
 from threadline.adapters.sources import Sources
@@ -111,7 +110,6 @@ def import_sources(
 ) -> list[SourceReport]:
     """Import ``sources`` (at most ``jobs`` at once) and return a report for each; the
     read models ``catch_up`` names (default: the eager ones) catch up along the way."""
-    give_back_large_blocks()  # here and in the workers forked from here (ADR 0015)
     workers = min(jobs, os.cpu_count() or 1, len(sources))
     if workers < 2 or sum(s.size for s in sources) < PARALLEL_MIN_BYTES:
         return _import_here(location, sources, jobs, on_done)
