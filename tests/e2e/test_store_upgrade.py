@@ -150,3 +150,33 @@ def test_a_store_from_the_earlier_release_rebuilds_to_the_same_rows(
     assert set(IMPORTED) <= {t["thread_id"] for t in before}
     found = run_cli("search", "midnight", "--json", home=home).json()
     assert "54d1a177-dea6-52b3-bf6a-dcc8326de4a5" in {r["thread_id"] for r in found}
+
+
+def page_size(home: Path) -> int:
+    conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_store_checkpoints_its_log_at_64_mib_whatever_its_page_size(
+    home: Path, tmp_path: Path
+) -> None:
+    def checkpoint_pages(h: Path) -> int:
+        store = open_test_store(h)
+        try:
+            with store.blobs.datastore.get_connection(commit=False) as conn:  # type: ignore[attr-defined]
+                cursor = conn.cursor()
+                cursor.execute("PRAGMA wal_autocheckpoint")
+                return int(cursor.fetchone()[0])
+        finally:
+            store.close()
+
+    new = tmp_path / "new-home"
+    assert run_cli("threads", home=new).returncode == 0  # creates the store
+
+    assert checkpoint_pages(old_store(home)) * 65536 == 64 * 1024 * 1024
+    assert checkpoint_pages(new) * page_size(new) == 64 * 1024 * 1024
+    assert page_size(new) == 4096
