@@ -14,6 +14,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from conftest import (
     open_test_store,
     query,
     run_cli,
+    store_contents,
 )
 from eventsourcing.persistence import StoredEvent
 
@@ -158,6 +160,55 @@ def page_size(home: Path) -> int:
         return int(conn.execute("PRAGMA page_size").fetchone()[0])
     finally:
         conn.close()
+
+
+@pytest.mark.sqlite_only
+def test_vacuum_gives_a_store_with_larger_pages_the_page_size_of_new_stores(
+    home: Path, claude_tree: ClaudeTree
+) -> None:
+    from threadline.adapters.persistence.sqlite import PAGE_SIZE
+
+    home = old_store(home)
+    assert page_size(home) == 65536 != PAGE_SIZE  # bfc55ee made 64 KiB pages
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    before = store_contents(home)
+    size_before = (home / "threadline.db").stat().st_size
+
+    vacuumed = run_cli("vacuum", home=home)
+
+    assert vacuumed.returncode == 0, vacuumed.stderr
+    assert f"(65536 -> {PAGE_SIZE} bytes a page)" in vacuumed.stdout
+    assert page_size(home) == PAGE_SIZE
+    assert (home / "threadline.db").stat().st_size < size_before / 2
+    assert store_contents(home) == before
+    assert run_cli("search", "midnight", "--json", home=home).json()
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+
+
+@pytest.mark.sqlite_only
+def test_vacuum_keeps_the_pages_of_a_store_another_process_has_open(home: Path) -> None:
+    home = old_store(home)
+    reader = subprocess.Popen(  # another process reading the store in WAL mode, idle
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+            " c.execute('SELECT count(*) FROM blobs').fetchall(); print(flush=True);"
+            " sys.stdin.read()",
+            str(home / "threadline.db"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == b"\n"
+        vacuumed = run_cli("vacuum", home=home)
+    finally:
+        reader.communicate(b"")
+
+    assert vacuumed.returncode == 0, vacuumed.stderr
+    assert page_size(home) == 65536
+    assert threads(home) == IMPORTED | LIVE
 
 
 @pytest.mark.sqlite_only
