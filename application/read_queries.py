@@ -120,6 +120,7 @@ class SearchQuery:
         tokens = (t for w in self.terms for t in TOKEN.findall(w) if fold(t))
         return " ".join('"' + t + '"' for t in tokens)
 
+
 _SENTENCE_END = re.compile(r"[.:]")
 _REGION = 1024
 """A snippet is chosen, as FTS5's snippet() chooses it, from a text up to this many

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -21,6 +21,13 @@ from threadline.adapters.persistence.read_models import ReadModelQueries
 from threadline.application.history import SourceLines
 from threadline.application.read_queries import SearchQuery
 from threadline.application.views import QueryBlobs, Row, StoreNotFoundError
+
+if TYPE_CHECKING:
+    from threadline.adapters.persistence.compression import BlobPage
+
+
+BLOB_HEAD = 2048
+"""Bytes read first from a blob: its frame index (four frames a page: 36 bytes) and more."""
 
 
 class PostgresReadModelQueries(ReadModelQueries):
@@ -41,6 +48,35 @@ class PostgresReadModelQueries(ReadModelQueries):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         return self.conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    def blob(self, key: str) -> BlobPage:
+        """The blob read by ranges of its stored bytes: ``substring`` of a value stored
+        out of line and uncompressed (``blobs.data`` is ``STORAGE EXTERNAL``, ADR 0015)
+        reads only the TOAST chunks it covers, so a line costs its page's frame index
+        and the frames that hold it, not the megabyte page (a search's snippets and
+        ``show`` read a few lines of many pages). A raw blob (an older release's) is
+        read whole."""
+        from threadline.adapters.persistence.compression import MAGIC, BlobPage
+
+        def stored(offset: int, length: int) -> bytes:
+            row = self.execute(
+                "SELECT substring(data FROM %s FOR %s) FROM blobs WHERE key = %s",
+                (offset + 1, length, key),
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"no blob {key}")
+            return bytes(row[0])
+
+        head = stored(0, BLOB_HEAD)  # the magic and the frame index, in one query
+
+        def read_at(offset: int, length: int) -> bytes:
+            if offset + length <= len(head):
+                return head[offset : offset + length]
+            return stored(offset, length)
+
+        if not head.startswith(MAGIC):
+            return super().blob(key)
+        return BlobPage(read_at)
 
     def best_items(self, query: SearchQuery) -> list[Row]:
         """Items whose words (a GIN-indexed ``tsvector``) hold every word of the query,

@@ -125,8 +125,7 @@ DDL = {
             chars BIGINT NOT NULL,
             words TSVECTOR NOT NULL,
             PRIMARY KEY (thread_id, position, chunk))""",
-        f"CREATE INDEX IF NOT EXISTS search_items_words ON {SCHEMA}.search_items"
-        " USING gin (words)",
+        f"CREATE INDEX IF NOT EXISTS search_items_words ON {SCHEMA}.search_items USING gin (words)",
         # The few items of several rows, for a query whose words are in different rows.
         f"CREATE INDEX IF NOT EXISTS search_items_words_long ON {SCHEMA}.search_items"
         " USING gin (words) WHERE chunks > 1",
@@ -147,6 +146,20 @@ class PostgresReadModels(ReadModelRecorder, PostgresTrackingRecorder):
             for statements in DDL.values()
             for statement in statements
         )
+
+    def configure_new_tables(self, c: Cursor[Any]) -> None:
+        """Long ``pieces`` and ``words`` compressed with lz4 rather than pglz: a third less
+        of the server's CPU for them, and a little smaller (ADR 0009). A server built
+        without lz4 keeps its default."""
+        c.execute(
+            "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression'"
+            " AND 'lz4' = ANY(enumvals)"
+        )
+        if c.fetchone() is not None:
+            for column in ("pieces", "words"):
+                c.execute(
+                    f"ALTER TABLE {SCHEMA}.search_items ALTER COLUMN {column} SET COMPRESSION lz4"
+                )
 
     def values(self, changes: Iterable[RowChange]) -> list[Sequence[Any]]:
         """PostgreSQL text cannot hold NUL; the event keeps the exact value, the row drops it."""
