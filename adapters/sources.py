@@ -13,8 +13,6 @@ discovery of the agents it looks at (ADR 0004), and a worker process only the re
 of the sources it is given.
 """
 
-from __future__ import annotations
-
 import importlib
 import os
 import threading
@@ -59,7 +57,7 @@ class AgentModules:
         return self._discovery
 
     @property
-    def reader(self) -> TranscriptReader:
+    def reader(self) -> "TranscriptReader":
         if self._reader is None:
             with self._lock:  # the import's threads may ask at once
                 if self._reader is None:
@@ -87,8 +85,8 @@ class AgentModules:
         return bool(self.discovery.is_gone(path))
 
     def read(
-        self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
-    ) -> ReadTranscript:
+        self, source: SourceFile, resume: "ResumePoint | None", blobs: "BlobStore"
+    ) -> "ReadTranscript":
         return self.reader.read(source, resume, blobs)
 
 
@@ -178,7 +176,7 @@ class Sources:
         ]
 
     def read(
-        self, source: SourceFile, resume: ResumePoint | None, blobs: BlobStore
-    ) -> ReadTranscript:
+        self, source: SourceFile, resume: "ResumePoint | None", blobs: "BlobStore"
+    ) -> "ReadTranscript":
         """``source`` read by its own agent's reader."""
         return self.agent(source.agent).read(source, resume, blobs)
