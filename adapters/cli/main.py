@@ -9,6 +9,7 @@ that a quick command starts quickly.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -75,7 +76,18 @@ def command_in(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run the command line ``argv`` (default: the program's own); its exit status.
+
+    What is still alive when it returns is frozen (``gc.freeze``): the process ends, and
+    the interpreter's last collection would look at every object in it for nothing (~4 ms
+    of CPU on an unchanged re-import, ADR 0004)."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    finally:
+        gc.freeze()
+
+
+def run(argv: Sequence[str]) -> int:
     args = build_parser(command_in(argv)).parse_args(argv)
     if args.command == "session":
         return int(args.run(args))
