@@ -13,6 +13,7 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from threadline.adapters.cli.common import EXIT_FAILED, EXIT_OK, UserError, location_for
 
@@ -39,10 +40,43 @@ COMMANDS = {
 order ``--help`` lists them."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, its help as wide as the terminal, measured as ``shutil`` does.
+
+    argparse makes a help formatter for every argument added (to check its metavar), and
+    each measures the terminal with ``shutil.get_terminal_size``: importing ``shutil`` (it
+    loads bz2, lzma and zlib) cost ~2 ms of a run that prints no help (ADR 0004). The
+    sub-parsers are of this class too (``add_subparsers`` makes them of the parser's own)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _help_formatter)
+        super().__init__(*args, **kwargs)
+
+
+def _help_formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=terminal_columns() - 2)
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: ``$COLUMNS``, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    if sys.__stdout__ is None:
+        return 80
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (ValueError, OSError):  # closed, detached or not a terminal
+        return 80
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The global options and the sub-commands: only ``command``'s when it is known (all
     seventeen take ~2 ms more to build, ADR 0004), else every command's."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="threadline",
         description="An event-sourced store for coding-agent sessions.",
     )

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from threadline.adapters.cli.main import COMMANDS, build_parser, command_in
+from threadline.adapters.cli.main import COMMANDS, build_parser, command_in, terminal_columns
 
 
 def sub_commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -45,3 +45,23 @@ def test_the_command_is_read_after_the_global_options_only_when_plain(
     argv: list[str], command: str | None
 ) -> None:
     assert command_in(argv) == command
+
+
+@pytest.mark.parametrize("columns", [None, "57", "132", "0", "wide"])
+def test_help_is_as_wide_as_argparse_makes_it_without_importing_shutil_to_measure(
+    columns: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    parser = build_parser()
+    parsers = [parser, *sub_commands(parser).values()]
+    ours = [p.format_help() for p in parsers]
+    for p in parsers:
+        p.formatter_class = argparse.HelpFormatter
+
+    assert terminal_columns() == shutil.get_terminal_size().columns
+    assert ours == [p.format_help() for p in parsers]
