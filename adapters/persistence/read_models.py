@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from threadline.application.row_changes import AddToUsageBucket, InsertUsage
 from threadline.application.views import (
     MARK_END,
     MARK_START,
@@ -195,6 +194,8 @@ class ReadModelQueries(ReadModels):
     def usage_buckets(
         self, cwds: Sequence[str], sources: Sequence[str], by_thread: bool = True
     ) -> list[Row]:
+        from threadline.application.row_changes import AddToUsageBucket
+
         filters, params = [], list[Any]()
         if cwds:
             filters.append(f"t.cwd IN ({', '.join('?' * len(cwds))})")
@@ -217,6 +218,8 @@ class ReadModelQueries(ReadModels):
         )
 
     def usage_copies(self) -> list[Row]:
+        from threadline.application.row_changes import InsertUsage
+
         columns = ", ".join(f"m.{c}" for c in InsertUsage._fields)
         return self._usage(
             f"SELECT {columns}, coalesce(t.sidechain, 0) AS sidechain FROM usage_messages m"
