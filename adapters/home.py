@@ -1,7 +1,5 @@
 """Where Threadline keeps its store: a home directory, and the database the events live in."""
 
-from __future__ import annotations
-
 import os
 from typing import NamedTuple
 

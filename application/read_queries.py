@@ -7,11 +7,12 @@ know whether the event-sourcing stack is needed at all.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
+
+from threadline.application.search_words import TOKEN, fold, words
 
 EAGER_PROJECTIONS = ("threads", "history", "ledger")
 """Caught up after every command that writes (an import waits for them)."""
@@ -99,6 +100,9 @@ class SearchQuery:
     sources: tuple[str, ...] = ()
     limit: int = 20
     terms: tuple[str, ...] = field(init=False, default=())
+    words: tuple[str, ...] = field(init=False, default=())
+    """The index's words an item must hold (``search_words``): ``cache_key`` is ``cache``
+    and ``key``, in any order; none for a query of separators only, such as ``_``."""
 
     def __post_init__(self) -> None:
         if self.limit < 1:
@@ -107,29 +111,21 @@ class SearchQuery:
         if not terms:
             raise BadQueryError("the search query has no words in it")
         object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "words", tuple(dict.fromkeys(words(" ".join(terms)))))
 
     def fts(self) -> str:
-        """The query for FTS5: every token of every word (``cache_key`` is ``cache`` and
-        ``key``, in any order, as PostgreSQL's ``plainto_tsquery`` takes it), each quoted.
-        The index keeps no positions (ADR 0015), so a word is its tokens, not a phrase."""
-        return " ".join('"' + t + '"' for w in self.terms for t in _TOKEN.findall(w))
+        """The query for FTS5: every word, each quoted (FTS5 folds them as the index
+        did). The index keeps no positions (ADR 0015), so a word is its tokens, not a
+        phrase."""
+        tokens = (t for w in self.terms for t in TOKEN.findall(w) if fold(t))
+        return " ".join('"' + t + '"' for t in tokens)
 
 
-_TOKEN = re.compile(r"[^\W_]+")
-"""A word as FTS5's unicode61 tokenizer sees it: a run of letters and digits."""
 _SENTENCE_END = re.compile(r"[.:]")
 _REGION = 1024
 """A snippet is chosen, as FTS5's snippet() chooses it, from a text up to this many
 characters whole, else from this many characters around the place where most of the
 query's words are close together (a tool output can be a megabyte)."""
-
-
-def _fold(token: str) -> str:
-    """Case and diacritics folded, as ``remove_diacritics 2`` compares them."""
-    token = token.lower()
-    if token.isascii():
-        return token
-    return "".join(c for c in unicodedata.normalize("NFD", token) if not unicodedata.combining(c))
 
 
 def _region(text: str, wanted: set[str]) -> tuple[int, int]:
@@ -143,7 +139,7 @@ def _region(text: str, wanted: set[str]) -> tuple[int, int]:
         near = [len({w for at, w in hits[i:] if at < hits[i][0] + 160}) for i in range(len(hits))]
         at = hits[near.index(max(near))][0]
     else:  # a word that matches only with its diacritics folded: the slow way
-        hit = next((m for m in _TOKEN.finditer(text) if _fold(m[0]) in wanted), None)
+        hit = next((m for m in TOKEN.finditer(text) if fold(m[0]) in wanted), None)
         at = hit.start() if hit else 0
     return max(0, at - _REGION // 4), min(len(text), at + _REGION * 3 // 4)
 
@@ -154,9 +150,9 @@ def snippet(
     """A window of ``size`` words of ``text`` with the query's words marked, chosen as
     FTS5's ``snippet()`` chooses it: the most distinct words matched, then the most
     matches, centred on them, preferring the start of a sentence."""
-    wanted = {_fold(t) for term in terms for t in _TOKEN.findall(term)}
+    wanted = {fold(t) for term in terms for t in TOKEN.findall(term)}
     lo, hi = _region(text, wanted)
-    tokens = [(m.start(), m.end(), _fold(m[0])) for m in _TOKEN.finditer(text, lo, hi)]
+    tokens = [(m.start(), m.end(), fold(m[0])) for m in TOKEN.finditer(text, lo, hi)]
     if hi < len(text) and tokens and tokens[-1][1] == hi:
         tokens.pop()  # cut in two by the window
     if lo > 0 and tokens and tokens[0][0] == lo:
@@ -197,7 +193,7 @@ def snippet(
         word = text[token_start:token_end]
         out.append(start + word + end if folded in wanted else word)
         at = token_end
-    more = best_start + size < count or (hi < len(text) and _TOKEN.search(text, at))
+    more = best_start + size < count or (hi < len(text) and TOKEN.search(text, at))
     out.append(ellipsis if more else text[at:hi])
     return "".join(out)
 

@@ -6,8 +6,6 @@ and runs a run of changes of the same type as one batch. Standard library only
 (``NamedTuple``): cheap to import and to make, a hundred thousand at a time.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 

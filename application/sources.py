@@ -4,8 +4,6 @@ Named tuples, not dataclasses: an unchanged re-import uses them and nothing else
 that needs ``dataclasses`` (which costs ~7 ms to import, a sixth of that run).
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import NamedTuple
 

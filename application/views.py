@@ -10,8 +10,6 @@ Light on purpose (standard library only at import time): a read command imports 
 before it knows whether the event-sourcing stack is needed at all.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
@@ -56,7 +54,7 @@ class ReadModels(Protocol):
         """True when a named read model has not seen every stored event, or is outdated."""
         ...
 
-    def threads(self, query: ThreadQuery) -> list[Row]:
+    def threads(self, query: "ThreadQuery") -> list[Row]:
         """A page of the thread list (one row more than ``query.limit``, to tell if more)."""
         ...
 
@@ -72,7 +70,7 @@ class ReadModels(Protocol):
 
     def event_states(self, notification_ids: Sequence[int]) -> dict[int, bytes]: ...
 
-    def search(self, query: SearchQuery) -> list[Row]:
+    def search(self, query: "SearchQuery") -> list[Row]:
         """Ranked matches, best first, each with a snippet marked by ``MARK_START`` and
         ``MARK_END`` and its ``rank`` (lower is better)."""
         ...
@@ -84,7 +82,7 @@ class ReadModels(Protocol):
         ledger recorded, and its thread."""
         ...
 
-    def blob(self, key: str) -> Page:
+    def blob(self, key: str) -> "Page":
         """A blob read by ranges (``page[a:b]``; ``bytes(page)`` for all of it)."""
         ...
 
@@ -118,7 +116,7 @@ class QueryBlobs:
     def get(self, key: str) -> bytes:
         return bytes(self.queries.blob(key))
 
-    def page(self, key: str) -> Page:
+    def page(self, key: str) -> "Page":
         return self.queries.blob(key)
 
 
@@ -166,7 +164,7 @@ class ThreadPage(TypedDict):
     """Where the next page starts; None when this is the last."""
 
 
-def list_threads(read_models: ReadModels, query: ThreadQuery) -> ThreadPage:
+def list_threads(read_models: ReadModels, query: "ThreadQuery") -> ThreadPage:
     """A page of the thread list."""
 
     from threadline.application.read_queries import row_cursor
@@ -217,7 +215,7 @@ def show_thread(
     return {"thread": thread, "items": items, "next_position": next_position}
 
 
-def search(read_models: ReadModels, query: SearchQuery) -> list[Row]:
+def search(read_models: ReadModels, query: "SearchQuery") -> list[Row]:
     """The items that have every word of the query, best first, each with its ``score``
     (higher is better) and a ``snippet`` with the matched words marked."""
     rows = read_models.search(query)
@@ -238,8 +236,8 @@ def usage(
     open_read_models: Callable[[], ReadModels],
     catch_up: Callable[[Sequence[str]], object],
     rebuild: Callable[[Sequence[str]], object],
-    prices: PriceTable,
-    kind: ReportKind = "daily",
+    prices: "PriceTable",
+    kind: "ReportKind" = "daily",
     *,
     since: str | None = None,
     until: str | None = None,
@@ -274,7 +272,7 @@ def usage(
 
 def usage_buckets(
     read_models: ReadModels, cwds: Sequence[str], sources: Sequence[str], by_thread: bool
-) -> tuple[list[Bucket], dict[str, ThreadInfo]]:
+) -> "tuple[list[Bucket], dict[str, ThreadInfo]]":
     """The counted buckets (each response once), and every thread's details when
     ``by_thread`` (else the buckets are all threads' added up, and no details are read)."""
     from threadline.application.row_changes import AddToUsageBucket

@@ -8,6 +8,9 @@ Each side is a Python and the CLI module it runs, e.g. an older checkout
 ``.venv/bin/python:threadline.adapters.cli.main``. Per round, each side imports TREE
 into a fresh home (wall and CPU of the process, from ``os.wait4``); then each side
 re-imports the unchanged tree ``--noop`` times, interleaved. Prints medians.
+
+Each side runs with ``-P``: without it ``-m`` puts the working directory first on
+``sys.path``, and run from a checkout both sides import that checkout's ``threadline``.
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, (python, module, home) in sides.items():
                 shutil.rmtree(home, ignore_errors=True)
-                wall, cpu = run([python, "-m", module, "--home", home, "import", args.tree])
+                wall, cpu = run([python, "-P", "-m", module, "--home", home, "import", args.tree])
                 figures[name]["wall"].append(wall)
                 figures[name]["cpu"].append(cpu)
         for _ in range(args.noop):
             for name, (python, module, home) in sides.items():
-                wall, cpu = run([python, "-m", module, "--home", home, "import", args.tree])
+                wall, cpu = run([python, "-P", "-m", module, "--home", home, "import", args.tree])
                 figures[name]["noop wall"].append(wall)
                 figures[name]["noop cpu"].append(cpu)
     finally:

@@ -3,7 +3,7 @@
 
     python bench/archive_bench.py codec  [--keep DIR]
     python bench/archive_bench.py store  [--pairs N] [--keep DIR] [--no-codex]
-                                         [--database-url URL] [--workload big|many|both]
+                                         [--database-url URL] [--workload big|many|both|real]
 
 ``codec`` measures the blob codec's choices on the two reference trees (the
 fixtures of ``import_bench.py``): zstd level by frame size, as the importer cuts
@@ -16,8 +16,11 @@ decompressing the whole page.
 first ``search`` and a second one run (the first must be as fast as the second: the
 index is built during the import), then an unchanged re-import; the store's size is
 taken after the searches. Codex imports into a fresh CODEX_HOME, then re-imports.
-It also imports ``samples/`` and reports that store's size, and times ``rebuild`` of
-the eager read models and of everything on the many-lines store. Results go to
+First it imports real transcripts, each into a fresh store searched once, and
+reports each store's size, whole and per table: ``samples/`` and the real corpus
+(``bench/corpus/``, 18 MB of public Claude Code sessions, unpacked into a temporary
+HOME); ``--workload real`` stops there. It also times ``rebuild`` of the eager read
+models and of everything on the many-lines store. Results go to
 ``bench/results/archive.jsonl``; the table is printed.
 """
 
@@ -29,6 +32,7 @@ import shutil
 import sqlite3
 import statistics
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -180,34 +184,68 @@ def threadline_pair(tl: ib.Threadline, fixture: ib.Fixture, scratch: Path) -> di
         tl.drop_store(store)
 
 
-def samples_store(tl: ib.Threadline, scratch: Path) -> dict[str, Any]:
-    source = ib.REPO / "samples" / "claude"
+CORPUS_ARCHIVES = (
+    ib.REPO / "bench" / "corpus" / "claude-real-spotter.tar.xz",
+    ib.REPO / "tests" / "fixtures" / "claude-real-spotter-ae4a77f8.tar.xz",
+)
+"""The real corpus (bench/corpus/README.md): public Claude Code sessions, kept byte for byte."""
+
+
+def unpack_corpus(scratch: Path) -> Path:
+    """The corpus's archives unpacked into a fresh HOME under ``scratch``; its projects."""
+    home = Path(tempfile.mkdtemp(prefix="corpus-home-", dir=scratch))
+    for archive in CORPUS_ARCHIVES:
+        with tarfile.open(archive) as tar:
+            tar.extractall(home, filter="data")
+    return home / ".claude" / "projects"
+
+
+def payload_bytes(store: Path) -> tuple[int, int]:
+    """What grows with the sources on SQLite (blob and event payloads, without the pages
+    around them), and the store's page size."""
+    conn = sqlite3.connect(f"file:{store / 'threadline.db'}?mode=ro", uri=True)
+    try:
+        (blobs,) = conn.execute("SELECT sum(length(data)) FROM blobs").fetchone()
+        (events,) = conn.execute("SELECT sum(length(state)) FROM stored_events").fetchone()
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    finally:
+        conn.close()
+    return int(blobs) + int(events), int(page_size)
+
+
+def source_store(tl: ib.Threadline, scratch: Path, source: Path, word: str) -> dict[str, Any]:
+    """``source`` imported into a fresh store and searched once: the store's size."""
     raw = sum(p.stat().st_size for p in source.rglob("*.jsonl"))
     store = tl.new_store(scratch)
     try:
         timed_cli(tl, store, "import", str(source), "--json")
-        timed_cli(tl, store, "search", "forecast", "--json")
+        timed_cli(tl, store, "search", word, "--json")
         total, tables = store_bytes(tl, store)
-        # What grows with the sources, without SQLite's one-page-per-table floor.
-        scaling = 0
-        if tl._databases.get(store) is None:
-            conn = sqlite3.connect(f"file:{store / 'threadline.db'}?mode=ro", uri=True)
-            try:
-                (blobs,) = conn.execute("SELECT sum(length(data)) FROM blobs").fetchone()
-                (events,) = conn.execute("SELECT sum(length(state)) FROM stored_events").fetchone()
-            finally:
-                conn.close()
-            scaling = int(blobs) + int(events)
-        return {
+        out: dict[str, Any] = {
+            "files": sum(1 for _ in source.rglob("*.jsonl")),
             "source_bytes": raw,
             "store_bytes": total,
-            "ratio": round(total / raw, 2),
-            "blobs_and_events_bytes": scaling,
-            "blobs_and_events_ratio": round(scaling / raw, 3),
+            "ratio": round(total / raw, 3),
             "tables": tables,
+            "tables_bytes": sum(tables.values()),
         }
+        if tl._databases.get(store) is None:
+            scaling, page_size = payload_bytes(store)
+            out |= {
+                "page_size": page_size,
+                "blobs_and_events_bytes": scaling,
+                "blobs_and_events_ratio": round(scaling / raw, 3),
+            }
+        return out
     finally:
         tl.drop_store(store)
+
+
+def real_stores(tl: ib.Threadline, scratch: Path) -> dict[str, dict[str, Any]]:
+    """The store's size for real transcripts: ``samples/`` and the corpus."""
+    samples = source_store(tl, scratch, ib.REPO / "samples" / "claude", "forecast")
+    corpus = source_store(tl, scratch, unpack_corpus(scratch), "migration")
+    return {"samples/": samples, "bench/corpus/": corpus}
 
 
 def agentsview_sync(binary: str, fixture: ib.Fixture, scratch: Path) -> dict[str, Any]:
@@ -238,14 +276,14 @@ def bench_store(args: argparse.Namespace) -> dict[str, Any]:
     generator = ib.find_shared("gen_claude_fixture.py")
     assert generator is not None, "gen_claude_fixture.py not found"
     tl = ib.Threadline(args.jobs, args.database_url)
-    codex = ib.setup_codex(not args.no_codex)
+    keys = {"both": ("big", "many"), "real": ()}.get(args.workload, (args.workload,))
+    codex = ib.setup_codex(not args.no_codex and bool(keys))
     root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="tl-archive-"))
     scratch = Path(tempfile.mkdtemp(prefix="tl-archive-stores-"))
-    keys = ("big", "many") if args.workload == "both" else (args.workload,)
     result: dict[str, Any] = {"workloads": {}}
     try:
-        result["samples"] = samples_store(tl, scratch)
-        ib.log(f"samples: {result['samples']}")
+        result["real"] = real_stores(tl, scratch)
+        ib.log(f"real transcripts: {result['real']}")
         for key in keys:
             fixture = ib.prepare_fixture(ib.WORKLOADS[key], root, generator)
             fixture.bytes = sum(p.stat().st_size for p in fixture.files)
@@ -367,13 +405,25 @@ def ratio_rows(w: dict[str, Any]) -> list[tuple[str, float | None, float | None,
     return out
 
 
-def print_store(result: dict[str, Any]) -> None:
-    s = result["samples"]
+def print_real(name: str, s: dict[str, Any]) -> None:
+    payloads = ""
+    if "page_size" in s:
+        payloads = (
+            f"; {s['page_size'] // 1024} KiB pages; blob and event payloads "
+            f"{s['blobs_and_events_bytes']:,} = {s['blobs_and_events_ratio']}x"
+        )
     print(
-        f"samples/: {s['source_bytes']:,} source bytes -> store {s['store_bytes']:,} "
-        f"({s['ratio']}x; blob and event payloads {s['blobs_and_events_bytes']:,} = "
-        f"{s['blobs_and_events_ratio']}x)"
+        f"{name} ({s['files']} files): {s['source_bytes']:,} source bytes -> store "
+        f"{s['store_bytes']:,} = {s['ratio']}x{payloads}"
     )
+    sizes = ", ".join(f"{k} {v:,}" for k, v in sorted(s["tables"].items(), key=lambda x: -x[1]))
+    tables = s["tables_bytes"]
+    print(f"  tables {tables:,} = {tables / s['source_bytes']:.3f}x: {sizes}")
+
+
+def print_store(result: dict[str, Any]) -> None:
+    for name, s in result["real"].items():
+        print_real(name, s)
     for name, w in result["workloads"].items():
         print(f"\n== {name}: {w['source_bytes'] / MIB:.1f} MiB, {len(w['pairs'])} pair(s) ==")
         print(f"{'median':28}{'Threadline':>11}{'Codex':>9}  T/C per pair")
@@ -394,7 +444,7 @@ def print_store(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("mode", choices=("codec", "store"))
-    ap.add_argument("--workload", choices=("big", "many", "both"), default="both")
+    ap.add_argument("--workload", choices=("big", "many", "both", "real"), default="both")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--no-codex", action="store_true")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 
 from threadline.adapters.claude_code import AGENT
@@ -45,12 +46,15 @@ def discover(paths: Iterable[str]) -> tuple[list[SourceFile], list[Problem]]:
     found: dict[str, SourceFile] = {}
     problems: list[Problem] = []
     for given in paths:
-        for path in _candidates(given, problems):
-            _add(path, found, problems)
+        for path, directory in _candidates(given, problems):
+            _add(path, directory, found, problems)
     return sorted(found.values(), key=lambda s: s.path), problems
 
 
-def _candidates(given: str, problems: list[Problem]) -> Iterable[str]:
+def _candidates(given: str, problems: list[Problem]) -> Iterable[tuple[str, str | None]]:
+    """Each transcript's path, and the canonical path of the directory it was listed in
+    when that makes its own (it is no symbolic link): one stat a source, not one a
+    component of its path."""
     path = os.path.abspath(os.path.expanduser(given))
     if not os.path.exists(path):
         if not os.path.lexists(path):
@@ -59,7 +63,7 @@ def _candidates(given: str, problems: list[Problem]) -> Iterable[str]:
             problems.append(Problem(path, 0, "broken or looping symbolic link"))
         return
     if not os.path.isdir(path):
-        yield path
+        yield path, None
         return
     if os.path.isdir(os.path.join(path, "projects")):
         path = os.path.join(path, "projects")
@@ -71,7 +75,9 @@ def _candidates(given: str, problems: list[Problem]) -> Iterable[str]:
             yield from _project_files(entry.path, problems)
 
 
-def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> None:
+def _add(
+    path: str, directory: str | None, found: dict[str, SourceFile], problems: list[Problem]
+) -> None:
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -79,13 +85,16 @@ def _add(path: str, found: dict[str, SourceFile], problems: list[Problem]) -> No
         problems.append(Problem(shown, 0, "file name is not valid UTF-8; not imported"))
         return
     try:
-        canonical = os.path.realpath(path, strict=True)
+        if directory is None:
+            canonical = os.path.realpath(path, strict=True)
+        else:
+            canonical = os.path.join(directory, os.path.basename(path))
         st = os.stat(canonical)
     except OSError as exc:
         reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
         problems.append(Problem(path, 0, f"cannot read: {reason}"))
         return
-    if not os.path.isfile(canonical):
+    if not stat.S_ISREG(st.st_mode):
         problems.append(Problem(path, 0, "not a regular file"))
         return
     found.setdefault(canonical, SourceFile(AGENT, canonical, st.st_size, st.st_mtime_ns))
@@ -155,18 +164,35 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _project_files(project: str, problems: list[Problem]) -> Iterable[str]:
+def _project_files(project: str, problems: list[Problem]) -> Iterable[tuple[str, str | None]]:
     """Session files, old-style ``agent-*.jsonl`` beside them, and ``<session>/subagents/**``."""
+    directory = _canonical_directory(project)
     for entry in _entries(project, problems):
         if entry.name.endswith(".jsonl"):
-            yield entry.path
+            yield entry.path, None if directory is None or _is_link(entry) else directory
         elif _is_dir(entry):
             sub = os.path.join(entry.path, "subagents")
             if os.path.isdir(sub):
                 for dirpath, _dirs, files in os.walk(sub):
+                    canonical = _canonical_directory(dirpath)
                     for name in sorted(files):
                         if _AGENT_FILE.match(name):
-                            yield os.path.join(dirpath, name)
+                            path = os.path.join(dirpath, name)
+                            yield path, None if os.path.islink(path) else canonical
+
+
+def _canonical_directory(path: str) -> str | None:
+    try:
+        return os.path.realpath(path, strict=True)
+    except OSError:
+        return None  # each source's own path says what is wrong
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return True  # resolved the long way, which says what is wrong
 
 
 def _entries(directory: str, problems: list[Problem]) -> list[os.DirEntry[str]]:

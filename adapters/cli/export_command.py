@@ -11,7 +11,7 @@ from typing import Any
 FORMATS = ("html", "markdown", "json", "codex")
 
 
-def add_export_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     p = sub.add_parser("export", help="write one thread as HTML, Markdown, JSON or for Codex")
     p.add_argument("thread_id", metavar="THREAD", help="a thread id (a unique prefix is enough)")
     p.add_argument(

@@ -1,7 +1,7 @@
 """``threadline import``: its arguments, and the import use case's result as counts or JSON.
 
 An unchanged re-import (every source's size and mtime as the ledger has them) is
-the common case and the one to keep fast, ~40 ms: it reads the ledger over a plain
+the common case and the one to keep fast (ADR 0004): it reads the ledger over a plain
 connection and imports no event-sourcing, pydantic, rich or orjson.
 """
 

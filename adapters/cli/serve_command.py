@@ -11,7 +11,7 @@ KEPT_CONNECTIONS = 8
 """PostgreSQL connections the app keeps open between requests (one per request at once)."""
 
 
-def add_serve_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     p = sub.add_parser("serve", help="read the threads in a browser (a local web app)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument(

@@ -26,8 +26,11 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     with store_for(args) as store:
         report = vacuum(store)
     mib = 1024 * 1024
+    pages = ""
+    if report.page_size_before != report.page_size_after:
+        pages = f" ({report.page_size_before} -> {report.page_size_after} bytes a page)"
     print(
         f"compressed {report.compressed_blobs} blobs stored raw; "
-        f"store {report.bytes_before / mib:.1f} MiB -> {report.bytes_after / mib:.1f} MiB"
+        f"store {report.bytes_before / mib:.1f} MiB -> {report.bytes_after / mib:.1f} MiB{pages}"
     )
     return EXIT_OK

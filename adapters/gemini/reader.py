@@ -138,6 +138,10 @@ class ChatLog:
             self.metadata.update({k: v for k, v in record.items() if k != "messages"})
             if isinstance(record.get("messages"), list):
                 self._replace(record["messages"], line, "/messages", note=not whole_file)
+        elif "id" in record and not whole_file:
+            shown = orjson.dumps(record["id"]).decode()[:40]
+            reason = f"a message record whose id is {shown}, not a string"
+            self.problems.append(Problem(self.path, line.number, reason))
         else:
             self.problems.append(
                 Problem(

@@ -15,8 +15,6 @@ A session in both (OpenCode copies the tree into the database when it migrates)
 is read from the database only.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
@@ -69,7 +67,7 @@ LOCK_TIMEOUT = 2.0
 """Seconds to wait for a database another process holds locked before giving up on it."""
 
 
-def connect_read_only(db: str, timeout: float | None = None) -> sqlite3.Connection:
+def connect_read_only(db: str, timeout: float | None = None) -> "sqlite3.Connection":
     """The database opened read-only (OpenCode may be writing it: WAL readers see one
     consistent snapshot per transaction)."""
     import sqlite3
@@ -95,7 +93,7 @@ FROM session s
 
 
 def db_session_stats(
-    conn: sqlite3.Connection, session_id: str | None = None
+    conn: "sqlite3.Connection", session_id: str | None = None
 ) -> dict[str, tuple[int, int]]:
     """session id -> (size, mtime_ns), as discovery and the reader both compute it."""
     sql = STAT_SQL + (" WHERE s.id = ?" if session_id else "")

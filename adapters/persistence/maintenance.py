@@ -3,7 +3,8 @@
 SQLite never shrinks its file by itself, and PostgreSQL's plain VACUUM keeps
 the freed pages in the table: after blobs are compressed in place (or a history
 replaced) only SQLite's ``VACUUM`` or PostgreSQL's ``VACUUM FULL`` returns the
-space. Both rewrite the tables and lock them while they do.
+space. Both rewrite the tables and lock them while they do. SQLite's rewrite also
+gives a file made with other pages the page size new stores get (ADR 0015).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class VacuumReport:
     compressed_blobs: int
     bytes_before: int
     bytes_after: int
+    page_size_before: int | None = None
+    page_size_after: int | None = None
+    """SQLite's page size before and after (None on PostgreSQL)."""
 
 
 def vacuum(store: Store) -> VacuumReport:
@@ -42,7 +46,7 @@ def _sqlite_bytes(path: str) -> int:
 
 
 def _vacuum_sqlite(store: Store) -> VacuumReport:
-    from threadline.adapters.persistence.sqlite import SQLiteBlobStore
+    from threadline.adapters.persistence.sqlite import SQLiteBlobStore, creation_lock
 
     blobs = store.blobs
     assert isinstance(blobs, SQLiteBlobStore)
@@ -52,14 +56,47 @@ def _vacuum_sqlite(store: Store) -> VacuumReport:
         c.execute("SELECT key FROM blobs WHERE substr(data, 1, ?) != ?", (len(MAGIC), MAGIC))
         raw_keys = [key for (key,) in c.fetchall()]
     _compress_in_batches(raw_keys, blobs.stored, blobs.datastore.transaction, "?")
-    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("VACUUM")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-    return VacuumReport(len(raw_keys), before, _sqlite_bytes(path))
+    # The store's own connections would keep the file in WAL mode: the rewrite needs
+    # it alone to change the page size. The creation lock keeps new openers waiting.
+    blobs.datastore.close()
+    with creation_lock(store.location.home):
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+            _rewrite(conn)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            (new_page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        finally:
+            conn.close()
+    return VacuumReport(len(raw_keys), before, _sqlite_bytes(path), page_size, new_page_size)
+
+
+def _rewrite(conn: sqlite3.Connection) -> None:
+    """``VACUUM``, at the page size of new stores if the file has another one.
+
+    SQLite changes the page size of a WAL file only out of WAL mode, which takes the
+    file for itself: if another process has the store open, it keeps its pages.
+    """
+    from threadline.adapters.persistence.sqlite import PAGE_SIZE
+
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    if page_size != PAGE_SIZE:
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            left_wal = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        except sqlite3.OperationalError:  # locked: another process has the store open
+            left_wal = False
+        finally:
+            conn.execute("PRAGMA busy_timeout=60000")
+        if left_wal:
+            try:
+                conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+                conn.execute("VACUUM")
+            finally:
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+    conn.execute("VACUUM")
 
 
 def _compress_in_batches(

@@ -13,10 +13,12 @@ and an unchanged re-import reads the ledger through it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from threadline.application.row_changes import AddToUsageBucket, InsertUsage
 from threadline.application.views import (
+    MARK_END,
+    MARK_START,
     ReadModelMissingError,
     ReadModels,
     Row,
@@ -25,9 +27,10 @@ from threadline.application.views import (
 
 if TYPE_CHECKING:
     from threadline.adapters.persistence.compression import BlobPage
-    from threadline.application.read_queries import ThreadQuery
+    from threadline.application.history import SourceLines
+    from threadline.application.read_queries import SearchQuery, ThreadQuery
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 """Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
@@ -85,6 +88,46 @@ class ReadModelQueries(ReadModels):
         if newest == 0:
             return False
         return any(positions.get(TRACKING_PREFIX + n, 0) < newest for n in names)
+
+    def search(self, query: SearchQuery) -> list[Row]:
+        """Matches (best first): thread, item position, role and a marked snippet.
+
+        Two steps, on every store: rank the items that hold every word of the query and
+        keep the best ``limit`` (``best_items``: each store's index), then cut snippets
+        for those alone from the items' pieces (the index keeps no text). The index knows
+        which items hold a word, not where nor how often: the shorter item ranks first,
+        as bm25 ranks items that hold each word once; ``rank`` falls from 0 to -1 as the
+        text grows (half at 1,000 characters; ADR 0015).
+        """
+        if not query.words:  # only separators, such as ``_``: no word to look for
+            return []
+        rows = self.best_items(query)
+        if not rows:
+            return []
+        import orjson  # here, not at the top: ``threads`` starts without them
+
+        from threadline.application.history import item_text
+        from threadline.application.read_queries import snippet
+
+        found = []
+        with self.search_lines() as lines:
+            for row in rows:
+                text = item_text(orjson.loads(row.pop("pieces")), lines)
+                chars = row.pop("chars")
+                marked = snippet(text, query.terms, MARK_START, MARK_END)
+                found.append(row | {"snippet": marked, "rank": -1000 / (1000 + chars)})
+        return found
+
+    def best_items(self, query: SearchQuery) -> list[Row]:
+        """The best ``query.limit`` items that hold every word, shortest first, each with
+        ``thread_id``, ``position``, ``role``, ``pieces``, ``chars`` and its thread's
+        ``title``, ``cwd`` and ``source_agent``. An item whose thread is not in the thread
+        list (yet) is left out."""
+        raise NotImplementedError
+
+    def search_lines(self) -> AbstractContextManager[SourceLines]:
+        """Reads texts left in source lines, for one page of matches."""
+        raise NotImplementedError
 
     def threads(self, query: ThreadQuery) -> list[Row]:
         sql, params = thread_list_sql(query, self.mark)
@@ -151,6 +194,8 @@ class ReadModelQueries(ReadModels):
     def usage_buckets(
         self, cwds: Sequence[str], sources: Sequence[str], by_thread: bool = True
     ) -> list[Row]:
+        from threadline.application.row_changes import AddToUsageBucket
+
         filters, params = [], list[Any]()
         if cwds:
             filters.append(f"t.cwd IN ({', '.join('?' * len(cwds))})")
@@ -173,6 +218,8 @@ class ReadModelQueries(ReadModels):
         )
 
     def usage_copies(self) -> list[Row]:
+        from threadline.application.row_changes import InsertUsage
+
         columns = ", ".join(f"m.{c}" for c in InsertUsage._fields)
         return self._usage(
             f"SELECT {columns}, coalesce(t.sidechain, 0) AS sidechain FROM usage_messages m"

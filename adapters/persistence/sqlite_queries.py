@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from threadline.adapters.persistence.read_models import ReadModelQueries
-from threadline.application.views import MARK_END, MARK_START, Row, StoreNotFoundError
+from threadline.application.views import Row, StoreNotFoundError
 
 if TYPE_CHECKING:
+    from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
     from threadline.application.read_queries import SearchQuery
 
 
@@ -42,20 +43,10 @@ class SQLiteReadModelQueries(ReadModelQueries):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
-    def search(self, query: SearchQuery) -> list[Row]:
-        """Matches (best first): thread, item position, role and a marked snippet.
-
-        Two steps: rank every item that has all the query's words and keep the best
-        ``limit``, then cut snippets for those alone from the items' pieces (the index
-        keeps no text). The index knows which items hold a word, not how often
-        (``detail=none``): the shorter item ranks first, as bm25 ranks items that hold
-        each word once; its ``rank`` falls from 0 to -1 as the text grows (half at 1,000
-        characters). A row a rewrite deleted is still in the index, never in the join.
-        """
-        match = query.fts()
-        if not match:  # only separators, such as ``_``: FTS5 finds no token in them
-            return []
-        filters, params = ["search_text MATCH ?"], [match]
+    def best_items(self, query: SearchQuery) -> list[Row]:
+        """Every item that has all the query's words, by FTS5, shortest first. A row a
+        rewrite deleted is still in the index, never in the join."""
+        filters, params = ["search_text MATCH ?"], [query.fts()]
         if query.cwds:
             filters.append(f"t.cwd IN ({', '.join('?' * len(query.cwds))})")
             params.extend(query.cwds)
@@ -63,8 +54,8 @@ class SQLiteReadModelQueries(ReadModelQueries):
             filters.append(f"t.source_agent IN ({', '.join('?' * len(query.sources))})")
             params.extend(query.sources)
         filtered = " JOIN threads t ON t.thread_id = s.thread_id" if len(filters) > 1 else ""
-        rows = self._select(
-            "SELECT s.id, s.thread_id, s.position, s.role, s.pieces, s.chars,"
+        return self._select(
+            "SELECT s.thread_id, s.position, s.role, s.pieces, s.chars,"
             " t.title, t.cwd, t.source_agent"
             " FROM (SELECT s.id FROM search_text"
             f" JOIN search_items s ON s.id = search_text.rowid{filtered}"
@@ -73,20 +64,9 @@ class SQLiteReadModelQueries(ReadModelQueries):
             " ORDER BY s.chars, s.id",
             (*params, query.limit),
         )
-        if not rows:
-            return []
-        import orjson  # here, not at the top: ``threads`` starts without them
 
+    def search_lines(self) -> SQLiteSourceLines:
+        """Source lines read by incremental blob I/O, only the bytes of each line."""
         from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
-        from threadline.application.history import item_text
-        from threadline.application.read_queries import snippet
 
-        found = []
-        with SQLiteSourceLines(self.conn) as lines:
-            for row in rows:
-                text = item_text(orjson.loads(row.pop("pieces")), lines)
-                chars = row.pop("chars")
-                del row["id"]
-                marked = snippet(text, query.terms, MARK_START, MARK_END)
-                found.append(row | {"snippet": marked, "rank": -1000 / (1000 + chars)})
-        return found
+        return SQLiteSourceLines(self.conn)

@@ -387,6 +387,14 @@ CASES = [
         jsonl([{"theme": "dark"}, {"counter": 3}]),
         [(1, "not a Gemini CLI chat"), (2, "not a Gemini CLI chat")],
     ),
+    gemini_case(
+        "gemini_jsonl_message_id_not_a_string",
+        "jsonl",
+        jsonl([gemini_meta(), GEMINI_MESSAGES[0] | {"id": 7}, GEMINI_MESSAGES[1]]),
+        [(2, "whose id is 7, not a string")],
+        imported=1,
+        items=1,
+    ),
     legacy_case(
         "opencode_legacy_empty_session",
         "session/prj/ses_old.json",

@@ -326,6 +326,40 @@ def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_
     assert "threadline.adapters.cli.import_command" in loaded
 
 
+@pytest.mark.sqlite_only  # psycopg's own named tuples compile their annotations
+def test_an_unchanged_reimport_compiles_nothing(claude_tree: ClaudeTree, home: Path) -> None:
+    """No named tuple or typed dict on the path has string annotations (``from __future__
+    import annotations``): typing compiles each, and the first ``compile`` costs ~2 ms."""
+    import_json(claude_tree.claude_home, home=home)
+    driver = (
+        "import builtins, sys\n"
+        "compiled = []\n"
+        "real = builtins.compile\n"
+        "def counting(source, *args, **kwargs):\n"
+        "    if isinstance(source, str):  # an annotation; a module without bytecode is bytes\n"
+        "        compiled.append(source)\n"
+        "    return real(source, *args, **kwargs)\n"
+        "builtins.compile = counting\n"
+        "from threadline.adapters.cli.main import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print(repr(compiled), file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", driver, "import", str(claude_tree.claude_home), "--json"],
+        cwd=REPO,
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["skipped"] == len(claude_tree.sessions)
+    assert done.stderr.splitlines()[-1] == "[]"
+
+
 def test_appended_lines_are_appended_to_the_same_thread_and_earlier_items_stay(
     tmp_path: Path, home: Path
 ) -> None:

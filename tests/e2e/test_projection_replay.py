@@ -45,12 +45,15 @@ def indexed_words(home: Path) -> list[tuple[Any, ...]]:
     the index's order (it keeps no text nor positions, ADR 0015); ids are assigned in
     replay order, what matters is which words are at which item, and words of rows a
     rewrite deleted stay unreachable: left out.
-    PostgreSQL: the item's text, whose words the ``tsvector`` holds."""
+    PostgreSQL: the words its ``tsvector`` holds (of every row of the item), in that order."""
     if on_postgres(home):
         return query(
             home,
-            "SELECT thread_id, position, role, string_agg(text, '' ORDER BY chunk)"
-            " FROM search_items GROUP BY thread_id, position, role ORDER BY thread_id, position",
+            "SELECT s.thread_id, s.position, s.role, s.pieces,"
+            " (SELECT string_agg(w, ' ' ORDER BY w COLLATE \"C\") FROM search_items c,"
+            "  unnest(tsvector_to_array(c.words)) w"
+            "  WHERE c.thread_id = s.thread_id AND c.position = s.position)"
+            " FROM search_items s WHERE s.chunk = 0 ORDER BY s.thread_id, s.position",
         )
     conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
     try:

@@ -11,6 +11,7 @@ from conftest import (
     ClaudeTree,
     Conversation,
     long_text,
+    on_postgres,
     query,
     run_cli,
     session_uuid,
@@ -116,7 +117,7 @@ def test_a_word_of_several_tokens_finds_them_in_any_order(tmp_path: Path, home: 
 
     rows = search(home, "cache_key")
 
-    # Shortest first on SQLite; PostgreSQL ranks how close the words are (ts_rank_cd).
+    # Shortest first, on both stores.
     assert [r["position"] for r in rows] == [0, 1]
 
 
@@ -235,3 +236,50 @@ def test_a_word_at_the_end_of_a_tool_output_of_more_than_a_mebibyte_is_found(
 
     assert hit["role"] == "tool_result"
     assert hit["snippet"].endswith("**segfault**")
+
+
+def test_words_with_underscores_diacritics_cjk_and_digits_find_the_same_items_on_both_stores(
+    tmp_path: Path, home: Path
+) -> None:
+    """One tokenizer (``search_words``) for PostgreSQL's index and every query: the same
+    items as SQLite's FTS5 (``unicode61 remove_diacritics 2``) finds."""
+    convo = Conversation(session_uuid("words"))
+    convo.user("rename snake_case_name in x86_64 builds")
+    convo.assistant("Crème brûlée au Café, cafe\u0301s")
+    convo.assistant("東京タワー 東京 に行く")
+    convo.assistant("release v1.2.3 on x86")
+    import_conversation(convo, "words", tmp_path, home)
+
+    def found(text: str) -> list[int]:
+        return [r["position"] for r in search(home, text)]
+
+    assert found("case_name") == found("name CASE") == [0]
+    assert found("creme") == found("BRÛLÉE") == found("cafes") == [1]
+    assert found("東京") == [2]
+    assert found("東京タワー") == [2]
+    assert found("タワー") == []
+    assert found("x86") == [3, 0]
+    assert found("64") == [0]
+    assert found("v1.2") == [3]
+    assert search(home, "café")[0]["snippet"] == "Crème brûlée au **Café**, cafe\u0301s"
+
+
+def test_an_item_of_more_distinct_words_than_a_tsvector_holds_is_found_by_any_of_them(
+    tmp_path: Path, home: Path
+) -> None:
+    # 1.3 MB of distinct words: more than one PostgreSQL ``tsvector`` holds (1 MiB), so
+    # that item's words are in several rows there; found by words in any of them at once.
+    output = " ".join(f"hash{i:08x}" for i in range(110_000))
+    convo = Conversation(session_uuid("hashes"))
+    convo.user("List the hashes")
+    convo.tool_turn("Bash", {"command": "list"}, output)
+    convo.user("hash00000000 first")
+    import_conversation(convo, "hashes", tmp_path, home)
+
+    both_ends = search(home, "hash00000000 hash0001adaf")
+    each = [search(home, f"hash{i:08x}") for i in (0, 55_000, 109_999)]
+
+    assert [(r["role"], r["position"]) for r in both_ends] == [("tool_result", 3)]
+    assert [[r["position"] for r in rows] for rows in each] == [[4, 3], [3], [3]]
+    if on_postgres(home):
+        assert query(home, "SELECT max(chunks) FROM search_items") == [(2,)]

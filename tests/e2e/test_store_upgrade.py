@@ -14,6 +14,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from conftest import (
     open_test_store,
     query,
     run_cli,
+    store_contents,
 )
 from eventsourcing.persistence import StoredEvent
 
@@ -150,3 +152,82 @@ def test_a_store_from_the_earlier_release_rebuilds_to_the_same_rows(
     assert set(IMPORTED) <= {t["thread_id"] for t in before}
     found = run_cli("search", "midnight", "--json", home=home).json()
     assert "54d1a177-dea6-52b3-bf6a-dcc8326de4a5" in {r["thread_id"] for r in found}
+
+
+def page_size(home: Path) -> int:
+    conn = sqlite3.connect(f"file:{home / 'threadline.db'}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.sqlite_only
+def test_vacuum_gives_a_store_with_larger_pages_the_page_size_of_new_stores(
+    home: Path, claude_tree: ClaudeTree
+) -> None:
+    from threadline.adapters.persistence.sqlite import PAGE_SIZE
+
+    home = old_store(home)
+    assert page_size(home) == 65536 != PAGE_SIZE  # bfc55ee made 64 KiB pages
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    before = store_contents(home)
+    size_before = (home / "threadline.db").stat().st_size
+
+    vacuumed = run_cli("vacuum", home=home)
+
+    assert vacuumed.returncode == 0, vacuumed.stderr
+    assert f"(65536 -> {PAGE_SIZE} bytes a page)" in vacuumed.stdout
+    assert page_size(home) == PAGE_SIZE
+    assert (home / "threadline.db").stat().st_size < size_before / 2
+    assert store_contents(home) == before
+    assert run_cli("search", "midnight", "--json", home=home).json()
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+
+
+@pytest.mark.sqlite_only
+def test_vacuum_keeps_the_pages_of_a_store_another_process_has_open(home: Path) -> None:
+    home = old_store(home)
+    reader = subprocess.Popen(  # another process reading the store in WAL mode, idle
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+            " c.execute('SELECT count(*) FROM blobs').fetchall(); print(flush=True);"
+            " sys.stdin.read()",
+            str(home / "threadline.db"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == b"\n"
+        vacuumed = run_cli("vacuum", home=home)
+    finally:
+        reader.communicate(b"")
+
+    assert vacuumed.returncode == 0, vacuumed.stderr
+    assert page_size(home) == 65536
+    assert threads(home) == IMPORTED | LIVE
+
+
+@pytest.mark.sqlite_only
+def test_a_store_checkpoints_its_log_at_64_mib_whatever_its_page_size(
+    home: Path, tmp_path: Path
+) -> None:
+    def checkpoint_pages(h: Path) -> int:
+        store = open_test_store(h)
+        try:
+            with store.blobs.datastore.get_connection(commit=False) as conn:  # type: ignore[attr-defined]
+                cursor = conn.cursor()
+                cursor.execute("PRAGMA wal_autocheckpoint")
+                return int(cursor.fetchone()[0])
+        finally:
+            store.close()
+
+    new = tmp_path / "new-home"
+    assert run_cli("threads", home=new).returncode == 0  # creates the store
+
+    assert checkpoint_pages(old_store(home)) * 65536 == 64 * 1024 * 1024
+    assert checkpoint_pages(new) * page_size(new) == 64 * 1024 * 1024
+    assert page_size(new) == 4096

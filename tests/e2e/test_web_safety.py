@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Conversation, run_cli, session_uuid
-from web_support import Server, browser, page, serving, thread_id
+from web_support import Server, browser, fetch, page, serving, thread_id
 
 __all__ = ["browser", "page"]  # fixtures, used by name
 
@@ -94,15 +94,6 @@ def test_the_script_flag_would_catch_a_script(hostile: Any, page: Any) -> None:
     page.wait_for_timeout(300)
     assert page.evaluate("() => window.__pwned") == 1
     page.problems.clear()  # the alert it raised is this test's point
-
-
-def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

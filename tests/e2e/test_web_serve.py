@@ -8,8 +8,6 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from web_support import (
     SCREENSHOTS,
     Server,
     browser,
+    fetch,
     imported_home,
     page,
     serving,
@@ -92,6 +91,7 @@ def test_list_pages_by_cursor(site: Any, page: Any) -> None:
     page.goto(server.at("/?limit=2"))
     first = titles(page)
     page.click("#next-page")
+    page.wait_for_url("**/?*cursor=*")  # read the next page's titles, not this one's again
     second = titles(page)
     assert first + second == [WORKBENCH, HOURLY, FIX, SUB]
     assert page.locator("#next-page").count() == 0
@@ -287,15 +287,6 @@ def test_screenshots(browser: Any, request: pytest.FixtureRequest) -> None:
 
 
 # -- the server itself, without a browser ------------------------------------------------
-
-
-def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(url, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 def test_read_only_with_a_strict_content_security_policy(site: Any) -> None:

@@ -14,6 +14,8 @@ import shutil
 import struct
 import subprocess
 import time
+import urllib.error
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +45,16 @@ BIG_OUTPUT_CHARS = 120_000
 """A tool output well over what a page inlines (``present.INLINE_CHARS``)."""
 FAR_POSITION_WORD = "quetzalcoatl"
 """Said once, in a prompt far past the first screen of the workbench thread."""
+
+
+def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Any:
+    """One HTTP request without a browser: (status, headers, body), error statuses too."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
 
 
 def png(width: int = 24, height: int = 16, rgb: tuple[int, int, int] = (43, 95, 217)) -> bytes:

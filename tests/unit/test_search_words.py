@@ -1,0 +1,75 @@
+"""The search tokenizer: the words both stores index an item by, as SQLite's FTS5 finds them."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from threadline.application.read_queries import SearchQuery
+from threadline.application.search_words import MAX_WORD_BYTES, distinct_words, words
+
+SAMPLES = [
+    "rename cache_key to snake_case_name",
+    "Crème brûlée at the Café; NAÏVE Łódź",
+    "cafe\u0301s decomposed, as macOS writes file names",
+    "日本語のテキスト 東京タワー, 東京",
+    "x86_64 v1.2.3 ١٢٣ ½ x² 3rd",
+    "Ωμέγα йогурт İstanbul straße",
+    "path /src/weather-app/main.py:42 --dry-run 'quoted' \"double\" \\back\\slash",
+    "emoji😀between tabs\tand\nnew lines\x00NUL",
+]
+
+
+def fts5_words(text: str) -> set[str]:
+    """The words SQLite's index (``unicode61 remove_diacritics 2``) holds for ``text``."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2')")
+    conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+    conn.execute("INSERT INTO t VALUES (?)", (text,))
+    return {r[0] for r in conn.execute("SELECT term FROM v")}
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_words_are_the_ones_sqlites_index_holds(text: str) -> None:
+    assert {w.decode() for w in distinct_words(text)} == fts5_words(text)
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_index_and_the_query_split_a_text_alike(text: str) -> None:
+    """The fast path (ASCII by bytes) and the query's path (the regular expression)."""
+    assert distinct_words(text) == {w.encode() for w in words(text)}
+
+
+def test_underscores_separate_case_and_diacritics_fold_digits_stay() -> None:
+    assert words("snake_case_NAME") == ["snake", "case", "name"]
+    assert words("Crème brûlée cafe\u0301") == ["creme", "brulee", "cafe"]
+    assert words("東京タワー 東京") == ["東京タワー", "東京"]
+    assert words("x86_64 v1.2") == ["x86", "64", "v1", "2"]
+    assert words("йогурт Ωμέγα") == ["йогурт", "ωμέγα"]  # only Latin letters lose accents
+    assert SearchQuery("Snake_Case crème").words == ("snake", "case", "creme")
+    assert SearchQuery("__").words == ()
+
+
+def test_a_word_longer_than_a_tsvector_holds_is_cut_alike_on_both_sides() -> None:
+    ascii_word, other = "a" * 3000, "é" * 3000
+    (indexed,) = distinct_words(f"{ascii_word} {ascii_word.upper()}")
+    assert indexed == ascii_word[:MAX_WORD_BYTES].encode()
+    assert words(ascii_word) == [indexed.decode()]
+    (cut,) = distinct_words(other)
+    assert len(cut) <= MAX_WORD_BYTES
+    assert words(other) == [cut.decode()] == ["e" * MAX_WORD_BYTES]
+
+
+def test_an_item_of_more_words_than_a_tsvector_holds_has_them_in_several_rows() -> None:
+    from threadline.adapters.persistence.postgres_read_models import TSVECTOR_BYTES, word_chunks
+
+    few = {b"alpha", b"beta"}
+    many = {f"word{i:07d}".encode() for i in range(240_000)}  # 12 bytes each, with the space
+
+    assert sorted(word_chunks(few)[0].split()) == ["alpha", "beta"]
+    chunks = word_chunks(many)
+    assert len(chunks) == 3
+    assert all(len(c.encode()) <= TSVECTOR_BYTES for c in chunks)
+    assert {w.encode() for c in chunks for w in c.split()} == many
+    assert word_chunks(set()) == [""]
