@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 CATCH_UP_PAGE = 500
 """Events per catch-up transaction, at most; a page also ends at ``PAGE_TEXT_CHARS`` of search
-text. Indexing during the import then peaks at ~100 to 120 MiB (50 events a page, without the
-bound on text: 145 to 385 MiB; ADR 0015)."""
+text. The import's parent then peaks at ~100 to 105 MiB while it indexes (50 events a page,
+without the bound on text: 145 to 385 MiB; ADR 0015)."""
 
 
 @dataclass
