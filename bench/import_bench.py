@@ -145,12 +145,25 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+GNU_TIME = "/usr/bin/time"
+"""Reports the peak RSS of the command it runs, forked from its own small image. A child
+forked from this (large) process and exec'd keeps this process's peak as its own
+``ru_maxrss`` (Linux carries the old image's peak over the exec), so a small command
+would otherwise show this benchmark's size."""
+
+
 def run_measured(argv: Sequence[str], env: dict[str, str], timeout: float = RUN_TIMEOUT_S) -> Run:
-    """Run argv to completion; wall from spawn to reap, rusage from wait4 on the child."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run argv to completion; wall from spawn to reap, CPU from wait4 on the child, peak
+    RSS from GNU time where it is installed (else wait4's, an upper bound)."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as rss,
+    ):
+        wrap = [GNU_TIME, "-f", "%M", "-o", rss.name] if os.access(GNU_TIME, os.X_OK) else []
         start = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv),
+            [*wrap, *argv],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -171,11 +184,17 @@ def run_measured(argv: Sequence[str], env: dict[str, str], timeout: float = RUN_
             wall_s=wall,
             user_s=usage.ru_utime,
             sys_s=usage.ru_stime,
-            peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
+            peak_rss_mib=_peak_kib(rss.read(), usage.ru_maxrss) / 1024,  # KiB on Linux
             exit_code=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
         )
+
+
+def _peak_kib(reported: str, fallback: int) -> int:
+    """GNU time's ``%M`` (the last line it wrote: a killed command's status comes first)."""
+    lines = reported.strip().splitlines()
+    return int(lines[-1]) if lines and lines[-1].isdigit() else fallback
 
 
 def tail(text: str, lines: int = 15) -> str:
