@@ -291,18 +291,10 @@ def test_an_unchanged_reimport_loads_neither_the_event_store_nor_the_transcript_
 ) -> None:
     import_json(claude_tree.claude_home, home=home)
 
-    reimport = ["import", str(claude_tree.claude_home), "--json"]
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "threadline.adapters.cli.main", *reimport],
-        cwd=REPO,
-        env=cli_env(home),
-        capture_output=True,
-        text=True,
-        check=False,
+    done = unchanged_reimport(
+        claude_tree, home, "-X", "importtime", "-m", "threadline.adapters.cli.main"
     )
 
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["counts"]["skipped"] == len(claude_tree.sessions)
     loaded = {
         line.rsplit("|", 1)[-1].strip()
         for line in done.stderr.splitlines()
@@ -346,18 +338,27 @@ def test_an_unchanged_reimport_compiles_nothing(claude_tree: ClaudeTree, home: P
         "sys.exit(status)\n"
     )
 
+    done = unchanged_reimport(claude_tree, home, "-c", driver)
+
+    assert done.stderr.splitlines()[-1] == "[]"
+
+
+def unchanged_reimport(
+    claude_tree: ClaudeTree, home: Path, *python_args: str
+) -> subprocess.CompletedProcess[str]:
+    """``import TREE --json`` of an imported tree in a Python run with ``python_args``;
+    checked to have skipped every session."""
     done = subprocess.run(
-        [sys.executable, "-c", driver, "import", str(claude_tree.claude_home), "--json"],
+        [sys.executable, *python_args, "import", str(claude_tree.claude_home), "--json"],
         cwd=REPO,
         env=cli_env(home),
         capture_output=True,
         text=True,
         check=False,
     )
-
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["counts"]["skipped"] == len(claude_tree.sessions)
-    assert done.stderr.splitlines()[-1] == "[]"
+    return done
 
 
 def test_appended_lines_are_appended_to_the_same_thread_and_earlier_items_stay(

@@ -204,8 +204,8 @@ def test_a_match_deep_in_a_long_tool_output_gets_a_snippet_around_it(
 def test_every_word_of_a_very_long_tool_output_is_found_wherever_it_lies(
     tmp_path: Path, home: Path
 ) -> None:
-    # Longer than PostgreSQL's rows of 64 Ki characters: words three rows apart, and a
-    # word across the first row boundary, are found as they are on SQLite.
+    # Words ~200 K characters apart in one item, and one past the first 64 Ki characters
+    # (where PostgreSQL's index once cut its rows), are found together, on both stores.
     head = "wombat " + long_text("log", 65_530 - len("wombat "))
     output = head + " straddling " + long_text("tail", 150_000) + " numbat"
     assert head.rfind(" ") < 65_536 < len(head) + len(" straddling")
