@@ -18,12 +18,12 @@ import psycopg
 
 from threadline.adapters.persistence.postgres_connection import connect
 from threadline.adapters.persistence.read_models import ReadModelQueries
-from threadline.application.history import SourceLines
-from threadline.application.read_queries import SearchQuery
 from threadline.application.views import QueryBlobs, Row, StoreNotFoundError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not loaded by a read that does not search (``threads`` starts fast)
     from threadline.adapters.persistence.compression import BlobPage
+    from threadline.application.history import SourceLines
+    from threadline.application.read_queries import SearchQuery
 
 
 BLOB_HEAD = 2048
@@ -124,6 +124,8 @@ class PostgresReadModelQueries(ReadModelQueries):
     @contextmanager
     def search_lines(self) -> Iterator[SourceLines]:
         """Source lines read from the blob table, a few pages cached."""
+        from threadline.application.history import SourceLines
+
         yield SourceLines(QueryBlobs(self), cached_pages=8)
 
 
