@@ -215,14 +215,15 @@ def payload_bytes(store: Path) -> tuple[int, int]:
 
 def source_store(tl: ib.Threadline, scratch: Path, source: Path, word: str) -> dict[str, Any]:
     """``source`` imported into a fresh store and searched once: the store's size."""
-    raw = sum(p.stat().st_size for p in source.rglob("*.jsonl"))
+    files = list(source.rglob("*.jsonl"))
+    raw = sum(p.stat().st_size for p in files)
     store = tl.new_store(scratch)
     try:
         timed_cli(tl, store, "import", str(source), "--json")
         timed_cli(tl, store, "search", word, "--json")
         total, tables = store_bytes(tl, store)
         out: dict[str, Any] = {
-            "files": sum(1 for _ in source.rglob("*.jsonl")),
+            "files": len(files),
             "source_bytes": raw,
             "store_bytes": total,
             "ratio": round(total / raw, 3),
