@@ -16,7 +16,7 @@ from threadline.application.sources import (
     names_conversations,
 )
 from threadline.domain.items import Item
-from threadline.domain.ledger import SourcePage, SourceVersion
+from threadline.domain.ledger import MetaFile, SourcePage, SourceVersion
 from threadline.domain.session import ThreadSummary, TranscriptSource
 
 __all__ = [
@@ -136,6 +136,9 @@ class ReadTranscript:
     """The id of the thread this source is an export of (``threadline export``), when
     nothing was added to it since: with that thread in the store, the location is
     recorded as known to it."""
+    meta: MetaFile | None = None
+    """The file the agent keeps beside the source (Claude Code's sub-agent
+    ``agent-<id>.meta.json``), its bytes stored: restore writes it back."""
 
 
 class SourceReader(Protocol):

@@ -4,7 +4,9 @@ Every ``LedgerRecorded`` event names the pages (content-addressed blobs of whole
 lines) that one version of a source consumed: all of them when the source was
 read from the start, or only the appended ones. A version's bytes are the pages
 of the last full read followed by every append since; their sha256 must be the
-one the ledger recorded, or nothing is written.
+one the ledger recorded, or nothing is written. A version may also name the small
+file its agent keeps beside it (Claude Code's sub-agent ``agent-<id>.meta.json``),
+stored whole as one blob: it goes back beside the transcript by the same rules.
 
 A file is written beside its target under a temporary name, checked, synced and
 then renamed over it, so a crash never leaves half a transcript. An existing
@@ -75,6 +77,8 @@ class RecordedVersion:
     pages: tuple[Page, ...]
     complete: bool
     """The pages add up to the bytes consumed (False: a page of this chain was never named)."""
+    meta: Page | None = None
+    """The file beside the source as this version was read, when one was recorded."""
 
     @property
     def modified(self) -> str:
@@ -124,6 +128,7 @@ def recorded_sources(
             chain = new if sum(p.size for p in new) == consumed else chain + new
             chains[n.originator_id] = chain
             threads = {event["thread_id"], *event.get("sidechains", {}).values()} - {None}
+            meta = event.get("meta")  # recorded since this field was added
             source.versions.append(
                 RecordedVersion(
                     number=len(source.versions) + 1,
@@ -135,6 +140,7 @@ def recorded_sources(
                     thread_ids=frozenset(str(t) for t in threads),
                     pages=tuple(chain),
                     complete=sum(p.size for p in chain) == consumed,
+                    meta=Page(meta["blob"], meta["size"]) if meta else None,
                 )
             )
         if len(page) < PAGE:
@@ -174,6 +180,8 @@ class Restored:
     version: RecordedVersion
     outcome: Outcome
     reason: str = ""
+    meta: Page | None = None
+    """Set when the file written is the version's meta file, not its transcript."""
 
 
 def restore_version(
@@ -187,45 +195,89 @@ def restore_version(
 ) -> Restored:
     """Write ``version``'s bytes to ``target``, unless a file with other bytes is there and
     ``overwrite`` is off (or any file is there and ``only_missing`` is on)."""
-
-    def result(outcome: Outcome, reason: str = "") -> Restored:
-        return Restored(target, source, version, outcome, reason)
-
     if not version.complete:
-        return result("failed", "the ledger does not name every page of this version")
+        reason = "the ledger does not name every page of this version"
+        return Restored(target, source, version, "failed", reason)
+    outcome, reason = _write(
+        target,
+        version.pages,
+        version.sha256,
+        version.mtime_ns,
+        blobs,
+        overwrite=overwrite,
+        only_missing=only_missing,
+    )
+    return Restored(target, source, version, outcome, reason)
+
+
+def restore_meta(
+    version: RecordedVersion,
+    source: RecordedSource,
+    target: str,
+    blobs: BlobStore,
+    *,
+    overwrite: bool,
+    only_missing: bool = False,
+) -> Restored:
+    """Write the meta file ``version`` recorded to ``target`` by the same rules (its blob's
+    key is the sha256 of its bytes); it keeps the time it is written at."""
+    assert version.meta is not None
+    outcome, reason = _write(
+        target,
+        (version.meta,),
+        version.meta.blob,
+        None,
+        blobs,
+        overwrite=overwrite,
+        only_missing=only_missing,
+    )
+    return Restored(target, source, version, outcome, reason, meta=version.meta)
+
+
+def _write(
+    target: str,
+    pages: Sequence[Page],
+    sha256: str,
+    mtime_ns: int | None,
+    blobs: BlobStore,
+    *,
+    overwrite: bool,
+    only_missing: bool,
+) -> tuple[Outcome, str]:
     if os.path.lexists(target):
         if only_missing and not overwrite:
-            return result("present", "a file is there already")
-        if os.path.isfile(target) and _file_sha256(target) == version.sha256:
-            return result("unchanged")
+            return "present", "a file is there already"
+        if os.path.isfile(target) and _file_sha256(target) == sha256:
+            return "unchanged", ""
         if not overwrite:
-            return result("conflict", "a different file is there; --force replaces it")
+            return "conflict", "a different file is there; --force replaces it"
     directory = os.path.dirname(target) or "."
     os.makedirs(directory, mode=0o700, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=".restore-", suffix=".tmp", dir=directory)
     try:
         hasher = hashlib.sha256()
         with os.fdopen(fd, "wb") as f:
-            for page in version.pages:
+            for page in pages:
                 data = blobs.get(page.blob)
                 if len(data) != page.size:
-                    return result("failed", f"page {page.blob[:12]} has {len(data)} bytes")
+                    return "failed", f"page {page.blob[:12]} has {len(data)} bytes"
                 hasher.update(data)
                 f.write(data)
                 del data
             f.flush()
             os.fsync(f.fileno())
-        if hasher.hexdigest() != version.sha256:
-            return result("failed", "the pages' sha256 differs from the ledger's")
-        os.utime(temporary, ns=(version.mtime_ns, version.mtime_ns))
+        if hasher.hexdigest() != sha256:
+            return "failed", "the pages' sha256 differs from the ledger's"
+        if mtime_ns is not None:
+            os.utime(temporary, ns=(mtime_ns, mtime_ns))
         os.replace(temporary, target)
         temporary = ""
     except KeyError as exc:
-        return result("failed", f"missing from the store: {exc.args[0]}")
+        return "failed", f"missing from the store: {exc.args[0]}"
     finally:
         if temporary:
             os.unlink(temporary)
-    return result("restored")
+    return "restored", ""
 
 
 def _file_sha256(path: str) -> str:

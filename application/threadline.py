@@ -260,6 +260,7 @@ class Threadline(Application[UUID]):
             pages=read.pages,
             sidechain_lines=read.sidechain_lines,
             conversation_id=key,
+            meta=read.meta,
         )
         self.save(entry)
         return outcome
@@ -291,6 +292,7 @@ class Threadline(Application[UUID]):
             pages=read.pages,
             sidechain_lines=read.sidechain_lines,
             conversation_id=entry.conversation_id,
+            meta=read.meta,
         )
         self.save(*changed)
         self._thread_at[source.path] = thread_id
@@ -691,6 +693,7 @@ class _Recording:
             sidechain_lines=read.sidechain_lines,
             conversation_id=self.key,
             divergence=self.divergence,
+            meta=read.meta,
         )
 
 

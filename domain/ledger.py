@@ -75,6 +75,14 @@ class SourcePage(Immutable):
     size: int
 
 
+class MetaFile(Immutable):
+    """A small file the agent keeps beside a source (Claude Code's sub-agent
+    ``agent-<id>.meta.json``), stored whole as one blob, byte for byte."""
+
+    blob: str
+    size: int
+
+
 class Import(Aggregate):
     @staticmethod
     def create_id(agent: str, source_key: str, **_: object) -> UUID:
@@ -98,6 +106,9 @@ class Import(Aggregate):
         sidechain_lines: dict[str, str]
         conversation_id: str | None = None
         divergence: Divergence | None = None
+        meta: MetaFile | None = None
+        """The file beside the source as it was when this version was read (None before
+        it was recorded, and for a source with none)."""
 
     @event(SourceRegistered)
     def __init__(
@@ -134,6 +145,7 @@ class Import(Aggregate):
         sidechain_lines: dict[str, str],
         conversation_id: str | None = None,
         divergence: Divergence | None = None,
+        meta: MetaFile | None = None,
     ) -> None:
         """``pages`` hold the bytes this version consumed: all of them, or the appended part."""
         check_thread_never_changes(self.thread_id, thread_id)

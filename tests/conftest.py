@@ -24,6 +24,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -274,6 +275,38 @@ def open_test_store(home: Path) -> Any:
     from threadline.adapters.store import open_store
 
     return open_store(str(home), _DATABASES.get(home))
+
+
+STORE_BFC55EE = REPO / "tests" / "fixtures" / "store-bfc55ee" / DB_FILENAME
+"""A store written by an earlier release (commit bfc55ee; ``tests/fixtures/README.md``)."""
+
+
+def old_store(home: Path) -> Path:
+    """``home`` holding the events and blobs bfc55ee wrote (on PostgreSQL: copied into a
+    fresh store as they are, its read models empty)."""
+    from eventsourcing.persistence import StoredEvent
+
+    if not on_postgres(home):
+        home.mkdir(mode=0o700)
+        shutil.copyfile(STORE_BFC55EE, home / "threadline.db")
+        (home / "threadline.db").chmod(0o600)
+        return home
+    with sqlite3.connect(f"file:{STORE_BFC55EE}?mode=ro", uri=True) as old:
+        events = old.execute(
+            "SELECT originator_id, originator_version, topic, state FROM stored_events"
+            " ORDER BY rowid"
+        ).fetchall()
+        blobs = old.execute("SELECT key, data FROM blobs").fetchall()
+    store = open_test_store(home)
+    try:
+        for key, data in blobs:
+            assert store.blobs.put(data) == key
+        store.app.recorder.insert_events(
+            [StoredEvent(uuid.UUID(o), v, topic, state) for o, v, topic, state in events]
+        )
+    finally:
+        store.close()
+    return home
 
 
 def store_described(home: Path) -> str:

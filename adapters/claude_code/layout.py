@@ -1,8 +1,9 @@
 """Where a Claude Code transcript goes back to: its path relative to a Claude home.
 
 ``projects/<slug>/<session>.jsonl`` for a session, and
-``projects/<slug>/<session>/subagents/agent-*.jsonl`` for a sub-agent's file: the
-layout Claude Code itself reads, so its resume picker finds a restored session.
+``projects/<slug>/<session>/subagents/agent-*.jsonl`` for a sub-agent's file (with
+its ``agent-*.meta.json`` beside it): the layout Claude Code itself reads, so its
+resume picker finds a restored session.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def relative_path(path: str) -> str:
     if start >= 0 and parts[start] == "projects":
         return os.path.join(*parts[start:])
     return os.path.join("projects", *parts[-2:])
+
+
+def meta_path(path: str) -> str:
+    """The meta file Claude Code 2.1.x keeps beside a sub-agent's transcript."""
+    return path.removesuffix(".jsonl") + ".meta.json"
 
 
 def home() -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from threadline.adapters.claude_code import AGENT
+from threadline.adapters.claude_code import AGENT, layout
 from threadline.adapters.claude_code.discovery import (
     conversation_of,
     discover,
@@ -36,7 +36,7 @@ from threadline.application.ports import (
     name_conversations,
 )
 from threadline.domain.items import Unknown
-from threadline.domain.ledger import SourceVersion
+from threadline.domain.ledger import MetaFile, SourceVersion
 from threadline.domain.session import GitInfo, ThreadSummary, TranscriptSource
 
 PAGE_BYTES = 4 * 1024 * 1024
@@ -71,8 +71,12 @@ class ClaudeCodeReader:
         if paged.torn is not None:
             mapper.problems.append(paged.torn)
         version, mode = paged.version, paged.mode
+        subagent = is_subagent_file(path)
+        meta, spawned_by, meta_problem = _meta(path, blobs) if subagent else (None, None, None)
         # Lines appended to a known transcript belong to it, whatever they hold.
-        main, sidechains = self._threads(source, mapper, continuing=mode == "append")
+        main, sidechains = self._threads(source, mapper, spawned_by, continuing=mode == "append")
+        if meta_problem is not None:
+            mapper.problems.append(meta_problem)
         facts = mapper.main
         conversation = conversation_of(path, facts.session_id, facts.agent_id)
         return ReadTranscript(
@@ -88,12 +92,18 @@ class ClaudeCodeReader:
             main=main,
             sidechains=sidechains,
             problems=mapper.problems,
+            meta=meta,
         )
 
     # -- threads -------------------------------------------------------------
 
     def _threads(
-        self, source: SourceFile, mapper: TranscriptMapper, *, continuing: bool
+        self,
+        source: SourceFile,
+        mapper: TranscriptMapper,
+        spawned_by: str | None,
+        *,
+        continuing: bool,
     ) -> tuple[ThreadContent | None, dict[str, ThreadContent]]:
         path = source.path
         facts = mapper.main
@@ -117,7 +127,7 @@ class ClaudeCodeReader:
             summary=self._summary(facts, mapper, source),
             items=facts.built_items(),
             parent_conversation_id=parent,
-            spawned_by_call_id=_spawning_call(path, facts.agent_id) if subagent else None,
+            spawned_by_call_id=spawned_by,
         )
         if facts.cwd is None and facts.records and not continuing:
             mapper.problem(0, "no 'cwd' in any record; imported without a working directory")
@@ -189,16 +199,25 @@ class ClaudeCodeReader:
         )
 
 
-def _spawning_call(path: str, agent_id: str | None) -> str | None:
-    """The Task/Agent tool call that spawned a sub-agent, from its meta file when present."""
-    p = Path(path)
-    meta = p.with_name(p.name.removesuffix(".jsonl") + ".meta.json")
+def _meta(path: str, blobs: BlobStore) -> tuple[MetaFile | None, str | None, Problem | None]:
+    """A sub-agent's meta file, its bytes stored as they are, and the Task/Agent tool call
+    that spawned it (its ``toolUseId``); a meta file that is not JSON is still stored
+    (it is the original) and reported, and the transcript is imported without the call."""
+    meta_path = layout.meta_path(path)
     try:
-        data = orjson.loads(meta.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    call = data.get("toolUseId") if isinstance(data, dict) else None
-    return call if isinstance(call, str) else None
+        data = Path(meta_path).read_bytes()
+    except FileNotFoundError:
+        return None, None, None
+    except OSError as exc:
+        return None, None, Problem(meta_path, 0, f"cannot read: {exc.strerror or exc}")
+    meta = MetaFile(blob=blobs.put(data), size=len(data))
+    try:
+        fields = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        reason = f"not JSON ({exc.msg}); its bytes are kept, the spawning tool call is unknown"
+        return meta, None, Problem(meta_path, exc.lineno, reason)
+    call = fields.get("toolUseId") if isinstance(fields, dict) else None
+    return meta, call if isinstance(call, str) else None, None
 
 
 def _looks_like_transcript(mapper: TranscriptMapper) -> bool:

@@ -19,8 +19,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "restore",
         help="write imported transcripts back to disk, byte for byte",
         description="Write each source's bytes back at its own layout (Claude Code: "
-        "projects/<slug>/<session>.jsonl). With --to, under DIR; without, into the agent's "
-        "home ($CLAUDE_CONFIG_DIR or ~/.claude), only where the file is missing.",
+        "projects/<slug>/<session>.jsonl, a sub-agent's with its agent-<id>.meta.json). With "
+        "--to, under DIR; without, into the agent's home ($CLAUDE_CONFIG_DIR or ~/.claude), "
+        "only where the file is missing.",
     )
     p.add_argument(
         "threads", nargs="*", metavar="THREAD", help="only these threads' sources (id prefixes)"
@@ -41,6 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from threadline.adapters.claude_code import layout as claude_layout
     from threadline.adapters.cli.common import UserError, print_json, store_for
     from threadline.adapters.persistence.codec import PydanticMapper
     from threadline.application import restore
@@ -74,16 +76,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 continue
-            results.append(
-                restore.restore_version(
-                    version,
-                    source,
-                    _target(source.agent, version.path, args.to),
-                    store.blobs,
-                    overwrite=args.force,
-                    only_missing=args.to is None,
-                )
-            )
+            target = _target(source.agent, version.path, args.to)
+            rules = {"overwrite": args.force, "only_missing": args.to is None}
+            results.append(restore.restore_version(version, source, target, store.blobs, **rules))
+            if version.meta is not None:  # only Claude Code's sub-agents record one
+                beside = claude_layout.meta_path(target)
+                results.append(restore.restore_meta(version, source, beside, store.blobs, **rules))
     if args.json:
         print_json([_row(r) for r in results])
     else:
@@ -144,8 +142,8 @@ def _row(r: Restored) -> dict[str, object]:
         "source": r.source.source_key,
         "agent": r.source.agent,
         "version": r.version.number,
-        "sha256": r.version.sha256,
-        "bytes": r.version.size,
+        "sha256": r.meta.blob if r.meta else r.version.sha256,
+        "bytes": r.meta.size if r.meta else r.version.size,
     }
 
 

@@ -7,15 +7,18 @@ bytes (and sha256 with the ledger's), on the SQLite file and on PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import (
+    REPO,
     ClaudeTree,
     Conversation,
     append_transcript,
+    old_store,
     run_cli,
     session_uuid,
     slug,
@@ -25,18 +28,34 @@ pytestmark = pytest.mark.both_stores
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
-    """Every transcript under ``root`` (a Claude home), by its path relative to it."""
-    files = sorted(p for p in root.rglob("*.jsonl") if p.is_file())
+    """Every file under ``root`` (a Claude home), by its path relative to it."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
     return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
-def with_subagent(tree: ClaudeTree) -> Path:
-    """A sub-agent file in the current layout beside the newest session."""
+def with_subagent(tree: ClaudeTree, agent_id: str = "a1", meta: bytes | None = None) -> Path:
+    """A sub-agent file in the current layout beside the newest session, and its
+    ``agent-<id>.meta.json`` when ``meta`` is given (Claude Code 2.1.x writes one)."""
     parent = tree.session("newest").path
-    side = Conversation(parent.stem, is_sidechain=True, agent_id="a1")
+    side = Conversation(parent.stem, is_sidechain=True, agent_id=agent_id)
     side.user("Look for every caller of release.sh")
     side.assistant("Found two callers.")
-    return side.write(parent.with_suffix("") / "subagents" / "agent-a1.jsonl")
+    path = side.write(parent.with_suffix("") / "subagents" / f"agent-{agent_id}.jsonl")
+    if meta is not None:
+        path.with_name(f"agent-{agent_id}.meta.json").write_bytes(meta)
+    return path
+
+
+def meta_json(agent_id: str) -> bytes:
+    """A meta file as Claude Code writes it (its own spacing, no newline at the end)."""
+    fields = {
+        "agentType": "general-purpose",
+        "description": f"Search for callers ({agent_id})",
+        "toolUseId": f"toolu_{agent_id}",
+        "spawnDepth": 1,
+        "model": "claude-sonnet-4-5",
+    }
+    return json.dumps(fields, indent=2, ensure_ascii=False).encode()
 
 
 def restore(home: Path, *args: str | Path, env: dict[str, str] | None = None) -> list[dict]:
@@ -65,6 +84,120 @@ def test_a_deleted_tree_comes_back_byte_for_byte(
     assert (
         tmp_path / "back" / "projects" / slug(newest.cwd or "") / newest.path.stem / "subagents"
     ).is_dir()
+
+
+def test_sub_agents_meta_files_come_back_beside_their_transcripts(
+    home: Path, claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    with_subagent(claude_tree, "a1", meta_json("a1"))
+    with_subagent(claude_tree, "a2", meta_json("a2").replace(b"callers", "appelants é".encode()))
+    no_meta = with_subagent(claude_tree, "a3")  # an older build wrote none
+    before = tree_bytes(claude_tree.claude_home)
+    assert sum(name.endswith(".meta.json") for name in before) == 2
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    shutil.rmtree(claude_tree.claude_home)
+
+    restored = restore(home, "--to", tmp_path / "back")
+
+    assert tree_bytes(tmp_path / "back") == before
+    assert {r["outcome"] for r in restored} == {"restored"}
+    metas = [r for r in restored if r["target"].endswith(".meta.json")]
+    assert sorted(Path(r["target"]).name for r in metas) == [
+        "agent-a1.meta.json",
+        "agent-a2.meta.json",
+    ]
+    for r in metas:  # named by the transcript it belongs to, with its own sha256 and size
+        data = Path(r["target"]).read_bytes()
+        assert Path(r["source"]).name == Path(r["target"]).name.replace(".meta.json", ".jsonl")
+        assert (r["sha256"], r["bytes"]) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert not no_meta.with_name("agent-a3.meta.json").exists()
+
+
+def test_a_meta_file_goes_back_by_the_transcripts_rules(
+    home: Path, claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    transcript = with_subagent(claude_tree, "a1", meta_json("a1"))
+    meta = transcript.with_name("agent-a1.meta.json")
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    meta.unlink()
+
+    into_home = restore(home, env={"CLAUDE_CONFIG_DIR": str(claude_tree.claude_home)})
+
+    outcomes = {Path(r["target"]): r["outcome"] for r in into_home}
+    assert outcomes[meta] == "restored"
+    assert outcomes[transcript] == "present"
+    assert meta.read_bytes() == meta_json("a1")
+
+    target = tmp_path / "back"
+    restore(home, "--to", target)
+    copy = target / meta.relative_to(claude_tree.claude_home)
+    copy.write_bytes(b'{"edited": true}')
+    refused = run_cli("restore", "--to", target, "--json", home=home)
+    assert refused.returncode == 1
+    assert {Path(r["target"]): r["outcome"] for r in refused.json()}[copy] == "conflict"
+    assert copy.read_bytes() == b'{"edited": true}'
+    forced = restore(home, "--to", target, "--force")
+    assert {Path(r["target"]): r["outcome"] for r in forced}[copy] == "restored"
+    assert copy.read_bytes() == meta_json("a1")
+
+
+def test_a_meta_file_that_is_not_json_is_reported_and_comes_back_as_it_was(
+    home: Path, claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    torn = meta_json("a1")[:40] + b"\xff"
+    transcript = with_subagent(claude_tree, "a1", torn)
+    meta = transcript.with_name("agent-a1.meta.json")
+
+    imported = run_cli("import", claude_tree.claude_home, "--json", home=home)
+
+    assert imported.returncode == 1  # imported, with a problem
+    by_path = {s["path"]: s for s in imported.json()["sources"]}
+    assert by_path[str(transcript)]["outcome"] == "imported"
+    problems = [(p["path"], p["line"], p["reason"][:8]) for p in imported.json()["problems"]]
+    assert problems == [(str(meta), 1, "not JSON")]
+    shutil.rmtree(claude_tree.claude_home)
+    restored = restore(home, "--to", tmp_path / "back")
+    assert (tmp_path / "back" / meta.relative_to(claude_tree.claude_home)).read_bytes() == torn
+    assert {r["outcome"] for r in restored} == {"restored"}
+
+
+def test_a_meta_file_changed_alone_is_recorded_with_the_transcripts_next_version(
+    home: Path, claude_tree: ClaudeTree, tmp_path: Path
+) -> None:
+    transcript = with_subagent(claude_tree, "a1", meta_json("a1"))
+    meta = transcript.with_name("agent-a1.meta.json")
+    relative = meta.relative_to(claude_tree.claude_home)
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    meta.write_bytes(meta_json("a1").replace(b"general-purpose", b"Explore"))
+
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    restore(home, "--to", tmp_path / "unchanged")
+    more = Conversation(session_uuid("newest"), is_sidechain=True, agent_id="a1")
+    more.user("And the callers in CI?")
+    append_transcript(transcript, more.records)
+    assert run_cli("import", claude_tree.claude_home, home=home).returncode == 0
+    restore(home, "--to", tmp_path / "appended")
+    listed = run_cli("restore", "--list", "--json", home=home).json()
+
+    # The jsonl alone says whether a source changed: the meta's change waits for it.
+    assert (tmp_path / "unchanged" / relative).read_bytes() == meta_json("a1")
+    assert (tmp_path / "appended" / relative).read_bytes() == meta.read_bytes()
+    versions = [v["outcome"] for v in listed if v["source"] == str(transcript)]
+    assert versions == ["imported", "appended"]
+
+
+def test_a_store_imported_before_meta_files_were_recorded_restores_its_transcripts(
+    home: Path, tmp_path: Path
+) -> None:
+    home = old_store(home)  # bfc55ee imported samples/claude, its sub-agent's meta file unread
+    samples = REPO / "samples" / "claude"
+
+    restored = restore(home, "--to", tmp_path / "back")
+
+    assert {r["outcome"] for r in restored} == {"restored"}
+    back = tree_bytes(tmp_path / "back")
+    assert back == {k: v for k, v in tree_bytes(samples).items() if k.endswith(".jsonl")}
+    assert any("/subagents/" in name for name in back)
 
 
 def test_without_to_only_missing_files_go_back_into_the_agents_home(

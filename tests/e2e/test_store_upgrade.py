@@ -11,12 +11,10 @@ and blobs are written into a fresh store as they are, and its read models start 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from conftest import (
@@ -24,17 +22,15 @@ from conftest import (
     ClaudeTree,
     cli_command,
     cli_env,
-    on_postgres,
+    old_store,
     open_test_store,
     query,
     run_cli,
     store_contents,
 )
-from eventsourcing.persistence import StoredEvent
 
 pytestmark = pytest.mark.both_stores
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "store-bfc55ee" / "threadline.db"
 IMPORTED = {
     "54d1a177-dea6-52b3-bf6a-dcc8326de4a5": ("Fix stale forecast cache after midnight", 12),
     "e7237a54-0d75-5148-8efe-332390ab244f": ("Hourly forecast endpoint", 13),
@@ -46,31 +42,6 @@ IMPORTED = {
 LIVE_SESSION = "b49a1420-c646-4aaa-83c2-f16f6bec0468"
 LIVE = {LIVE_SESSION: ("first prompt", 3)}
 """The live session is a thread like any other: titled by its first prompt (issue #12)."""
-
-
-def old_store(home: Path) -> Path:
-    """``home`` holding the events and blobs bfc55ee wrote."""
-    if not on_postgres(home):
-        home.mkdir(mode=0o700)
-        shutil.copyfile(FIXTURE, home / "threadline.db")
-        (home / "threadline.db").chmod(0o600)
-        return home
-    with sqlite3.connect(f"file:{FIXTURE}?mode=ro", uri=True) as old:
-        events = old.execute(
-            "SELECT originator_id, originator_version, topic, state FROM stored_events"
-            " ORDER BY rowid"
-        ).fetchall()
-        blobs = old.execute("SELECT key, data FROM blobs").fetchall()
-    store = open_test_store(home)
-    try:
-        for key, data in blobs:
-            assert store.blobs.put(data) == key
-        store.app.recorder.insert_events(
-            [StoredEvent(UUID(o), v, topic, state) for o, v, topic, state in events]
-        )
-    finally:
-        store.close()
-    return home
 
 
 def topics(home: Path) -> set[str]:

@@ -1007,13 +1007,34 @@ def test_subagent_file_keeps_its_sidechain_lines_and_links_to_its_parent_thread(
 def test_subagent_meta_file_names_the_tool_call_that_spawned_it(tmp_path):
     agents = tmp_path / "project" / SESSION_ID / "subagents"
     path = write_jsonl(agents / "agent-a1.jsonl", [sidechain(user("s1", "go"), agentId="a1")])
-    (agents / "agent-a1.meta.json").write_bytes(
-        orjson.dumps({"agentType": "general-purpose", "toolUseId": "toolu_spawn"})
-    )
+    meta = orjson.dumps({"agentType": "general-purpose", "toolUseId": "toolu_spawn"})
+    (agents / "agent-a1.meta.json").write_bytes(meta)
+    blobs = InMemoryBlobs()
 
-    result = read(path)
+    result = read(path, blobs)
 
     assert result.main.spawned_by_call_id == "toolu_spawn"
+    # Its bytes are stored, for restore to write back beside the transcript.
+    assert result.meta is not None and blobs.get(result.meta.blob) == meta
+    assert result.problems == []
+
+
+def test_a_subagent_meta_file_that_is_not_json_is_stored_as_it_is_and_reported(tmp_path):
+    agents = tmp_path / "project" / SESSION_ID / "subagents"
+    path = write_jsonl(agents / "agent-a1.jsonl", [sidechain(user("s1", "go"), agentId="a1")])
+    torn = b'{"agentType": "general-purpose",\n "toolUseId": "toolu_sp'
+    (agents / "agent-a1.meta.json").write_bytes(torn)
+    blobs = InMemoryBlobs()
+
+    result = read(path, blobs)
+
+    assert [i.uuid for i in items_of(result)] == ["s1"]
+    assert result.main.spawned_by_call_id is None
+    assert result.meta is not None and blobs.get(result.meta.blob) == torn
+    assert [str(p) for p in result.problems] == [
+        f"{agents / 'agent-a1.meta.json'}:2: not JSON (unexpected end of data); "
+        "its bytes are kept, the spawning tool call is unknown"
+    ]
 
 
 def test_old_style_agent_file_beside_the_session_links_to_the_session_file(tmp_path):
