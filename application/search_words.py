@@ -12,6 +12,10 @@ Standard library only, and hot: an import runs every item's text through
 ``distinct_words`` (~100 M characters for the many-lines fixture). ASCII, nearly all
 of it, is split by ``bytes.translate`` and ``bytes.split``; only the few words with
 other characters go through the regular expression and the fold.
+
+Chinese, Japanese and Korean put no spaces between words: each run of their letters is
+known by its overlapping bigrams, as Lucene's CJK analyzer and pg_bigm know it
+(``split_cjk``; ADR 0015 "CJK text"). Both stores index the text that function makes.
 """
 
 from __future__ import annotations
@@ -19,10 +23,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache
+from operator import add
 
 TOKEN = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
 """A word as written: a run of letters and digits, and of the combining accents that
 decomposed Latin text (macOS file names) puts after its letters."""
+CJK = (
+    "\u3005-\u3007"  # the iteration mark 々, 〆, the ideographic zero
+    "\u3041-\u3096\u309d-\u309f"  # Hiragana
+    "\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff"  # Katakana, the prolonged sound mark ー too
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufa6d\ufa70-\ufad9"  # Han: ext. A, unified, compat.
+    "\uac00-\ud7a3"  # Hangul syllables
+    "\uff66-\uff9f"  # half-width Katakana
+)
+"""The letters of Chinese, Japanese and Korean, as a character class's ranges: all of
+them letters to FTS5's tokenizer and to ``TOKEN``."""
+CJK_RUN = re.compile(f"[{CJK}]+")
+_FIRST_CJK = "\u3005"
 MAX_WORD_BYTES = 2000
 """A longer word is indexed and looked for by its first this many bytes (UTF-8):
 PostgreSQL's ``tsvector`` holds words of at most 2,047 bytes."""
@@ -60,8 +77,37 @@ def words(text: str) -> list[str]:
     return [w for w in (_bounded(fold(t)) for t in TOKEN.findall(text)) if w]
 
 
+def split_cjk(text: str, query: bool = False) -> str:
+    """``text`` with each run of CJK letters written as the words search knows it by,
+    between spaces (so a run ends where the script changes: ``東京tower``): its
+    overlapping bigrams and its last letter alone, so that every letter of a run starts
+    a word of the index. In a ``query``, a run of two letters or more is its bigrams
+    (an item must hold all of them), and a run of one letter stays itself: a prefix
+    (``is_prefix``). Text without CJK letters is returned as it is, nearly free."""
+    if text.isascii() or max(text) < _FIRST_CJK:
+        return text
+    return CJK_RUN.sub(_query_words if query else _index_words, text)
+
+
+def _index_words(run: re.Match[str]) -> str:
+    letters = run[0]
+    return f" {' '.join(map(add, letters, letters[1:]))} {letters[-1]} "
+
+
+def _query_words(run: re.Match[str]) -> str:
+    letters = run[0]
+    return f" {' '.join(map(add, letters, letters[1:])) or letters} "
+
+
+def is_prefix(word: str) -> bool:
+    """A query's word of one CJK letter: found as the first letter of an index word."""
+    return len(word) == 1 and CJK_RUN.match(word) is not None
+
+
 def distinct_words(text: str) -> set[bytes]:
-    """The distinct folded words of ``text`` as UTF-8 (what the index holds of an item)."""
+    """The distinct folded words of ``text`` as UTF-8 (what the index holds of an item),
+    CJK runs as ``split_cjk`` writes them."""
+    text = split_cjk(text)
     raw = text.encode("utf-8", "surrogatepass")
     found = set(raw.translate(_ASCII_WORDS).split())
     if raw.isascii():
