@@ -320,6 +320,7 @@ def test_chinese_japanese_and_korean_words_are_found_inside_runs_of_letters(
     # One letter: every item that holds it, wherever it is in its run.
     assert found("京") == {
         0: "東**京**タワーに行きました",
+        1: "我住在东**京**市。东**京**很大",
         3: "Python3でテストする、東**京**towerも",
         4: "**京**都の寺",
     }
