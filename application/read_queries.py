@@ -120,14 +120,15 @@ class SearchQuery:
         if not terms:
             raise BadQueryError("the search query has no words in it")
         object.__setattr__(self, "terms", terms)
-        found = words(split_cjk(" ".join(terms), query=True))
-        object.__setattr__(self, "words", tuple(dict.fromkeys(found)))
+        rest, cjk = split_cjk(" ".join(terms), query=True)
+        object.__setattr__(self, "words", tuple(dict.fromkeys(words(rest) + cjk.split())))
 
     def fts(self) -> str:
         """The query for FTS5: every word, each quoted (FTS5 folds them as the index
         did). The index keeps no positions (ADR 0015), so a word is its tokens, not a
         phrase; one CJK letter is a prefix."""
-        tokens = (t for w in self.terms for t in TOKEN.findall(split_cjk(w, query=True)) if fold(t))
+        rest, cjk = split_cjk(" ".join(self.terms), query=True)
+        tokens = [t for t in TOKEN.findall(rest) if fold(t)] + cjk.split()
         return " ".join(f'"{t}"*' if is_prefix(t) else f'"{t}"' for t in tokens)
 
 

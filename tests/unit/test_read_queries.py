@@ -49,8 +49,8 @@ def test_search_words_become_quoted_fts_terms() -> None:
     assert SearchQuery("__").fts() == ""
     # CJK: a run is its bigrams, one letter a prefix; a run ends where the script changes.
     assert SearchQuery("東京タワー").fts() == '"東京" "京タ" "タワ" "ワー"'
-    assert SearchQuery("京 Python3で").fts() == '"京"* "Python3" "で"*'
-    assert SearchQuery("京 Python3で").words == ("京", "python3", "で")
+    assert SearchQuery("京 Python3で").fts() == '"Python3" "京"* "で"*'
+    assert SearchQuery("京 Python3で").words == ("python3", "京", "で")
     with pytest.raises(BadQueryError):
         SearchQuery("*** ???")
 
