@@ -151,8 +151,9 @@ def _either(words: set[str]) -> str:
 def _region(text: str, wanted: set[str], runs: set[str]) -> tuple[int, int]:
     if len(text) <= _REGION:
         return 0, len(text)
-    whole = rf"(?<![^\W_{CJK}])(?:{_either(wanted - runs)})(?![^\W_{CJK}])"
-    finder = re.compile("|".join([whole] + ([_either(runs)] if runs else [])), re.IGNORECASE)
+    plain = wanted - runs  # whole words; CJK words anywhere in a run
+    found = [rf"(?<![^\W_{CJK}])(?:{_either(plain)})(?![^\W_{CJK}])"] if plain else []
+    finder = re.compile("|".join(found + ([_either(runs)] if runs else [])), re.IGNORECASE)
     hits = [(m.start(), m[0].lower()) for m in islice(finder.finditer(text), 256)]
     if hits:
         # The first hit with the most distinct words within about a snippet's length.

@@ -135,7 +135,7 @@ def test_a_cjk_word_of_the_query_is_marked_inside_a_run_of_cjk_letters() -> None
 
 
 def test_a_long_text_is_cut_around_a_cjk_match_far_into_it() -> None:
-    text = "start " + "lorem ipsum " * 10_000 + "東京タワーに行きました。" + " dolor" * 10_000
+    text = "start, " + "lorem, ipsum, " * 10_000 + "東京タワーに行きました。" + " dolor" * 10_000
 
     cut = marked(text, "タワー")
 
