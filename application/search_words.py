@@ -15,7 +15,7 @@ other characters go through the regular expression and the fold.
 
 Chinese, Japanese and Korean put no spaces between words: each run of their letters is
 known by its overlapping bigrams, as Lucene's CJK analyzer and pg_bigm know it
-(``split_cjk``; ADR 0015 "CJK text"). Both stores index the text that function makes.
+(``split_cjk``; ADR 0015 "CJK text"), on both stores and in every query.
 """
 
 from __future__ import annotations
