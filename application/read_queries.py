@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
-from threadline.application.search_words import TOKEN, fold, words
+from threadline.application.search_words import (
+    CJK,
+    CJK_RUN,
+    TOKEN,
+    fold,
+    is_prefix,
+    split_cjk,
+    words,
+)
 
 EAGER_PROJECTIONS = ("threads", "history", "ledger")
 """Caught up after every command that writes (an import waits for them)."""
@@ -102,7 +110,8 @@ class SearchQuery:
     terms: tuple[str, ...] = field(init=False, default=())
     words: tuple[str, ...] = field(init=False, default=())
     """The index's words an item must hold (``search_words``): ``cache_key`` is ``cache``
-    and ``key``, in any order; none for a query of separators only, such as ``_``."""
+    and ``key``, in any order, ``東京都`` is ``東京`` and ``京都``, and ``京`` is any word
+    that starts with it (``is_prefix``); none for a query of separators only, such as ``_``."""
 
     def __post_init__(self) -> None:
         if self.limit < 1:
@@ -111,14 +120,16 @@ class SearchQuery:
         if not terms:
             raise BadQueryError("the search query has no words in it")
         object.__setattr__(self, "terms", terms)
-        object.__setattr__(self, "words", tuple(dict.fromkeys(words(" ".join(terms)))))
+        rest, cjk = split_cjk(" ".join(terms), query=True)
+        object.__setattr__(self, "words", tuple(dict.fromkeys(words(rest) + cjk.split())))
 
     def fts(self) -> str:
         """The query for FTS5: every word, each quoted (FTS5 folds them as the index
         did). The index keeps no positions (ADR 0015), so a word is its tokens, not a
-        phrase."""
-        tokens = (t for w in self.terms for t in TOKEN.findall(w) if fold(t))
-        return " ".join('"' + t + '"' for t in tokens)
+        phrase; one CJK letter is a prefix."""
+        rest, cjk = split_cjk(" ".join(self.terms), query=True)
+        tokens = [t for t in TOKEN.findall(rest) if fold(t)] + cjk.split()
+        return " ".join(f'"{t}"*' if is_prefix(t) else f'"{t}"' for t in tokens)
 
 
 _SENTENCE_END = re.compile(r"[.:]")
@@ -128,18 +139,28 @@ characters whole, else from this many characters around the place where most of 
 query's words are close together (a tool output can be a megabyte)."""
 
 
-def _region(text: str, wanted: set[str]) -> tuple[int, int]:
+_WORD = re.compile(rf"[{CJK}]+|(?:[^\W_{CJK}]|[\u0300-\u036f])+")
+"""A word of a text as a snippet counts it: ``TOKEN``, and a run of CJK letters apart
+from the letters around it, as the index knows them (``split_cjk``)."""
+
+
+def _either(words: set[str]) -> str:
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
+def _region(text: str, wanted: set[str], runs: set[str]) -> tuple[int, int]:
     if len(text) <= _REGION:
         return 0, len(text)
-    words = "|".join(sorted(map(re.escape, wanted), key=len, reverse=True))
-    finder = re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])", re.IGNORECASE)
+    plain = wanted - runs  # whole words; CJK words anywhere in a run
+    found = [rf"(?<![^\W_{CJK}])(?:{_either(plain)})(?![^\W_{CJK}])"] if plain else []
+    finder = re.compile("|".join(found + ([_either(runs)] if runs else [])), re.IGNORECASE)
     hits = [(m.start(), m[0].lower()) for m in islice(finder.finditer(text), 256)]
     if hits:
         # The first hit with the most distinct words within about a snippet's length.
         near = [len({w for at, w in hits[i:] if at < hits[i][0] + 160}) for i in range(len(hits))]
         at = hits[near.index(max(near))][0]
     else:  # a word that matches only with its diacritics folded: the slow way
-        hit = next((m for m in TOKEN.finditer(text) if fold(m[0]) in wanted), None)
+        hit = next((m for m in _WORD.finditer(text) if fold(m[0]) in wanted), None)
         at = hit.start() if hit else 0
     return max(0, at - _REGION // 4), min(len(text), at + _REGION * 3 // 4)
 
@@ -149,10 +170,12 @@ def snippet(
 ) -> str:
     """A window of ``size`` words of ``text`` with the query's words marked, chosen as
     FTS5's ``snippet()`` chooses it: the most distinct words matched, then the most
-    matches, centred on them, preferring the start of a sentence."""
-    wanted = {fold(t) for term in terms for t in TOKEN.findall(term)}
-    lo, hi = _region(text, wanted)
-    tokens = [(m.start(), m.end(), fold(m[0])) for m in TOKEN.finditer(text, lo, hi)]
+    matches, centred on them, preferring the start of a sentence. A CJK word of the query
+    is found inside the text's runs of CJK letters (no spaces between words there)."""
+    runs = {r for term in terms for r in CJK_RUN.findall(term)}
+    wanted = {fold(t) for term in terms for t in TOKEN.findall(CJK_RUN.sub(" ", term))} | runs
+    lo, hi = _region(text, wanted, runs)
+    tokens = _tokens(text, lo, hi, re.compile(_either(runs)) if runs else None)
     if hi < len(text) and tokens and tokens[-1][1] == hi:
         tokens.pop()  # cut in two by the window
     if lo > 0 and tokens and tokens[0][0] == lo:
@@ -193,9 +216,29 @@ def snippet(
         word = text[token_start:token_end]
         out.append(start + word + end if folded in wanted else word)
         at = token_end
-    more = best_start + size < count or (hi < len(text) and TOKEN.search(text, at))
+    more = best_start + size < count or (hi < len(text) and _WORD.search(text, at))
     out.append(ellipsis if more else text[at:hi])
     return "".join(out)
+
+
+def _tokens(
+    text: str, lo: int, hi: int, runs: re.Pattern[str] | None
+) -> list[tuple[int, int, str]]:
+    """The words of ``text[lo:hi]`` (start, end, folded), a CJK word of the query found
+    inside a run of CJK letters a word of its own."""
+    if runs is None:
+        return [(m.start(), m.end(), fold(m[0])) for m in _WORD.finditer(text, lo, hi)]
+    found = []
+    for m in _WORD.finditer(text, lo, hi):
+        at, end = m.span()
+        for hit in runs.finditer(text, at, end):
+            if hit.start() > at:
+                found.append((at, hit.start(), fold(text[at : hit.start()])))
+            found.append((hit.start(), hit.end(), hit[0]))
+            at = hit.end()
+        if at < end:
+            found.append((at, end, fold(text[at:end])))
+    return found
 
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")

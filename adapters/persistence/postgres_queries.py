@@ -18,6 +18,7 @@ import psycopg
 
 from threadline.adapters.persistence.postgres_connection import connect
 from threadline.adapters.persistence.read_models import ReadModelQueries
+from threadline.application.search_words import is_prefix
 from threadline.application.views import QueryBlobs, Row, StoreNotFoundError
 
 if TYPE_CHECKING:  # not loaded by a read that does not search (``threads`` starts fast)
@@ -131,5 +132,6 @@ class PostgresReadModelQueries(ReadModelQueries):
 
 def lexeme(word: str) -> str:
     """A word of the query as a ``tsquery`` lexeme, taken as it is (the index's words
-    are ``search_words``', folded alike)."""
-    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    are ``search_words``', folded alike); one CJK letter as a prefix."""
+    quoted = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+    return quoted + ":*" if is_prefix(word) else quoted

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from threadline.application.history import SourceLines
     from threadline.application.read_queries import SearchQuery, ThreadQuery
 
-SCHEMA_VERSION = 12
-"""Bump when a read model's tables change: older tables are dropped and rebuilt from events."""
+SCHEMA_VERSION = 13
+"""Bump when a read model's tables or what they hold change (13: CJK runs indexed as
+their bigrams): older tables are dropped and rebuilt from events."""
 TRACKING_PREFIX = "projection:"
 """Read models' rows in the library's tracking table are named with this prefix."""
 TABLES = {

@@ -18,6 +18,7 @@ from threadline.adapters.persistence.read_models import TABLES, TRACKING_PREFIX
 from threadline.adapters.persistence.sqlite_lines import SQLiteSourceLines
 from threadline.application.history import SourceLines
 from threadline.application.row_changes import InsertSearch
+from threadline.application.search_words import index_text
 
 DDL = {
     "threads": [
@@ -143,7 +144,8 @@ class SQLiteReadModels(ReadModelRecorder, SQLiteTrackingRecorder):
                 c.execute(stmt)
 
     def insert_search(self, c: SQLiteCursor, rows: Iterator[InsertSearch]) -> None:
-        """Rows of ``search_items`` and the index's, under the same new ids."""
+        """Rows of ``search_items`` and the index's, under the same new ids. The index is
+        given each text with its CJK runs as their bigrams (``index_text``)."""
         items = list(rows)
         c.execute("SELECT rowid FROM search_text ORDER BY rowid DESC LIMIT 1")
         last = c.fetchone()
@@ -155,7 +157,7 @@ class SQLiteReadModels(ReadModelRecorder, SQLiteTrackingRecorder):
         )
         c.executemany(
             "INSERT INTO search_text (rowid, text) VALUES (?, ?)",
-            [(first + i, row.text) for i, row in enumerate(items)],
+            [(first + i, index_text(row.text)) for i, row in enumerate(items)],
         )
 
     @contextmanager

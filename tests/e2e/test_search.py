@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import (
+    _DATABASES,
     CWD_ROOT,
     ClaudeTree,
     Conversation,
@@ -257,7 +258,7 @@ def test_words_with_underscores_diacritics_cjk_and_digits_find_the_same_items_on
     assert found("creme") == found("BRÛLÉE") == found("cafes") == [1]
     assert found("東京") == [2]
     assert found("東京タワー") == [2]
-    assert found("タワー") == []
+    assert found("タワー") == [2]  # CJK runs are indexed as their bigrams (ADR 0015)
     assert found("x86") == [3, 0]
     assert found("64") == [0]
     assert found("v1.2") == [3]
@@ -283,3 +284,111 @@ def test_an_item_of_more_distinct_words_than_a_tsvector_holds_is_found_by_any_of
     assert [[r["position"] for r in rows] for rows in each] == [[4, 3], [3], [3]]
     if on_postgres(home):
         assert query(home, "SELECT max(chunks) FROM search_items") == [(2,)]
+
+
+CJK_TEXTS = [
+    "東京タワーに行きました",
+    "我住在东京市。东京很大",
+    "서울에서 만나요",
+    "Python3でテストする、東京towerも",
+    "京都の寺",
+]
+
+
+def import_cjk(tmp_path: Path, home: Path) -> None:
+    convo = Conversation(session_uuid("cjk"))
+    convo.user(CJK_TEXTS[0])
+    for text in CJK_TEXTS[1:]:
+        convo.assistant(text)
+    import_conversation(convo, "cjk", tmp_path, home)
+
+
+def test_chinese_japanese_and_korean_words_are_found_inside_runs_of_letters(
+    tmp_path: Path, home: Path
+) -> None:
+    import_cjk(tmp_path, home)
+
+    def found(text: str) -> dict[int, str]:
+        return {r["position"]: r["snippet"] for r in search(home, text, "--limit", "100")}
+
+    assert found("タワー") == {0: "東京**タワー**に行きました"}
+    assert found("行き") == {0: "東京タワーに**行き**ました"}
+    assert found("タワー 行き") == {0: "東京**タワー**に**行き**ました"}
+    assert found("东京") == {1: "我住在**东京**市。**东京**很大"}
+    assert found("서울") == {2: "**서울**에서 만나요"}
+    assert found("만나") == {2: "서울에서 **만나**요"}
+    # One letter: every item that holds it, wherever it is in its run.
+    assert found("京") == {
+        0: "東**京**タワーに行きました",
+        1: "我住在东**京**市。东**京**很大",
+        3: "Python3でテストする、東**京**towerも",
+        4: "**京**都の寺",
+    }
+    assert found("寺") == {4: "京都の**寺**"}
+    # Mixed scripts: a run ends where the script changes.
+    assert found("tower") == {3: "Python3でテストする、東京**tower**も"}
+    assert found("東京tower") == {3: "Python3でテストする、**東京****tower**も"}
+    assert found("Python3") == {3: "**Python3**でテストする、東京towerも"}
+    assert found("python3で") == {3: "**Python3****で**テストする、東京towerも"}
+
+
+def test_a_cjk_query_whose_bigrams_are_not_all_in_one_item_does_not_find_it(
+    tmp_path: Path, home: Path
+) -> None:
+    import_cjk(tmp_path, home)
+
+    def found(text: str) -> list[int]:
+        return [r["position"] for r in search(home, text)]
+
+    assert found("東京") == [0, 3]
+    assert found("京都") == [4]
+    # Each bigram of "東京都" is in some item, but no item holds both; "タ" and "京" are
+    # in item 0, never "タ京"; "东京" (simplified) is not "東京".
+    assert found("東京都") == []
+    assert found("東京 京都") == []
+    assert found("タ京") == []
+    assert found("东京タワー") == []
+
+
+def _indexed_as_schema_12_left_it(home: Path) -> None:
+    """Each item's index words as read-model schema 12 made them: a CJK run one word."""
+    from threadline.application.search_words import words
+
+    if on_postgres(home):
+        import psycopg
+
+        with psycopg.connect(_DATABASES[home], options="-c search_path=threadline") as conn:
+            for position, text in enumerate(CJK_TEXTS):
+                conn.execute(
+                    "UPDATE search_items SET words = %s::tsvector WHERE position = %s",
+                    (" ".join(set(words(text))), position),
+                )
+            conn.execute("UPDATE read_model_schema SET version = 12")
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(home / "threadline.db")
+    try:
+        conn.execute("INSERT INTO search_text (search_text) VALUES ('delete-all')")
+        for position, text in enumerate(CJK_TEXTS):
+            conn.execute(
+                "INSERT INTO search_text (rowid, text)"
+                " SELECT id, ? FROM search_items WHERE position = ?",
+                (text, position),
+            )
+        conn.execute("UPDATE read_model_schema SET version = 12")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_store_indexed_before_cjk_bigrams_rebuilds_its_index_and_finds_cjk_words(
+    tmp_path: Path, home: Path
+) -> None:
+    import_cjk(tmp_path, home)
+    _indexed_as_schema_12_left_it(home)
+
+    found = search(home, "タワー")
+
+    assert [(r["position"], r["snippet"]) for r in found] == [(0, "東京**タワー**に行きました")]
+    assert query(home, "SELECT version FROM read_model_schema") == [(13,)]

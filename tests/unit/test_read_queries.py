@@ -47,6 +47,10 @@ def test_search_words_become_quoted_fts_terms() -> None:
     # The index keeps no positions: a word of several tokens is each of them.
     assert SearchQuery("cache_key").fts() == '"cache" "key"'
     assert SearchQuery("__").fts() == ""
+    # CJK: a run is its bigrams, one letter a prefix; a run ends where the script changes.
+    assert SearchQuery("東京タワー").fts() == '"東京" "京タ" "タワ" "ワー"'
+    assert SearchQuery("京 Python3で").fts() == '"Python3" "京"* "で"*'
+    assert SearchQuery("京 Python3で").words == ("python3", "京", "で")
     with pytest.raises(BadQueryError):
         SearchQuery("*** ???")
 
@@ -119,6 +123,24 @@ def test_a_short_text_is_its_own_snippet_with_every_query_word_marked() -> None:
     )
     assert marked("Deploy: RÉSUMÉ and résumé", "resume") == "Deploy: [RÉSUMÉ] and [résumé]"
     assert marked("nothing to see here", "absent") == "nothing to see here"
+
+
+def test_a_cjk_word_of_the_query_is_marked_inside_a_run_of_cjk_letters() -> None:
+    assert marked("東京タワーに行きました", "タワー") == "東京[タワー]に行きました"
+    assert marked("我住在东京市。东京很大", "东京") == "我住在[东京]市。[东京]很大"
+    assert marked("서울에서 만나요", "서울") == "[서울]에서 만나요"
+    assert marked("東京towerで", "tower", "で") == "東京[tower][で]"
+    assert marked("東京タワーに行きました", "京") == "東[京]タワーに行きました"
+    assert marked("京都に行きました", "東京") == "京都に行きました"
+
+
+def test_a_long_text_is_cut_around_a_cjk_match_far_into_it() -> None:
+    text = "start, " + "lorem, ipsum, " * 10_000 + "東京タワーに行きました。" + " dolor" * 10_000
+
+    cut = marked(text, "タワー")
+
+    assert cut.startswith("…") and cut.endswith("…")
+    assert "東京[タワー]に行きました。" in cut
 
 
 def test_a_snippet_is_sixteen_words_around_the_best_match_with_ellipses() -> None:

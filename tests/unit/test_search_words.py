@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import random
+import re
 import sqlite3
+from operator import add
 
 import pytest
 
 from threadline.application.read_queries import SearchQuery
-from threadline.application.search_words import MAX_WORD_BYTES, distinct_words, words
+from threadline.application.search_words import (
+    CJK,
+    MAX_WORD_BYTES,
+    distinct_words,
+    index_text,
+    is_prefix,
+    split_cjk,
+    words,
+)
 
 SAMPLES = [
     "rename cache_key to snake_case_name",
@@ -18,6 +29,8 @@ SAMPLES = [
     "Ωμέγα йогурт İstanbul straße",
     "path /src/weather-app/main.py:42 --dry-run 'quoted' \"double\" \\back\\slash",
     "emoji😀between tabs\tand\nnew lines\x00NUL",
+    "東京タワーに行きました。我住在东京市 서울에서 만나요",
+    "東京tower Python3で ﾃｽﾄ 人々 ㇰ 豈 x㐀y",
 ]
 
 
@@ -32,13 +45,60 @@ def fts5_words(text: str) -> set[str]:
 
 @pytest.mark.parametrize("text", SAMPLES)
 def test_the_words_are_the_ones_sqlites_index_holds(text: str) -> None:
-    assert {w.decode() for w in distinct_words(text)} == fts5_words(text)
+    """SQLite's index is given the text with its CJK runs split (``index_text``)."""
+    assert {w.decode() for w in distinct_words(text)} == fts5_words(index_text(text))
 
 
 @pytest.mark.parametrize("text", SAMPLES)
 def test_the_index_and_the_query_split_a_text_alike(text: str) -> None:
     """The fast path (ASCII by bytes) and the query's path (the regular expression)."""
-    assert distinct_words(text) == {w.encode() for w in words(text)}
+    assert distinct_words(text) == {w.encode() for w in words(index_text(text))}
+
+
+def cjk(text: str, query: bool = False) -> list[str]:
+    """The words of the text's CJK runs, in order."""
+    return split_cjk(text, query)[1].split()
+
+
+def test_a_cjk_run_is_indexed_as_its_bigrams_and_its_last_letter() -> None:
+    assert cjk("東京タワーに行く") == ["東京", "京タ", "タワ", "ワー", "ーに", "に行", "行く", "く"]
+    assert cjk("我住在东京市") == ["我住", "住在", "在东", "东京", "京市", "市"]
+    assert cjk("서울에서 만나요") == ["서울", "울에", "에서", "서", "만나", "나요", "요"]
+    assert cjk("ﾃｽﾄ 人々") == ["ﾃｽ", "ｽﾄ", "ﾄ", "人々", "々"]
+    assert cjk("京") == ["京"]
+
+
+def test_the_index_words_of_runs_are_the_bigrams_of_each_run_and_its_last_letter() -> None:
+    """``_bigrams`` (array arithmetic) against the plain definition, on random texts."""
+    rnd = random.Random(15)
+    letters = "東京タワーに行く我住在东京市서울에서만나요ﾃｽﾄ人々 a1_é。、!😀"
+    for _ in range(2000):
+        text = "".join(rnd.choices(letters, k=rnd.randint(0, 30)))
+        runs = re.findall(f"[{CJK}]+", text)
+        plain = [w for run in runs for w in [*map(add, run, run[1:]), run[-1]]]
+        assert cjk(text) == plain, text
+
+
+def test_a_query_run_is_its_bigrams_and_one_letter_is_a_prefix() -> None:
+    assert cjk("東京タワー", query=True) == ["東京", "京タ", "タワ", "ワー"]
+    assert cjk("京 東京", query=True) == ["京", "東京"]
+    assert is_prefix("京") and is_prefix("ﾃ") and is_prefix("서")
+    assert not is_prefix("a") and not is_prefix("東京") and not is_prefix("é")
+
+
+def test_a_run_ends_where_the_script_changes() -> None:
+    assert words(index_text("東京tower")) == ["tower", "東京", "京"]
+    assert words(index_text("Python3で")) == ["python3", "で"]
+    assert words(index_text("v2の設定_file")) == ["v2", "file", "の設", "設定", "定"]
+    assert split_cjk("東京tower", query=True) == (" tower", "東京")
+    assert split_cjk("Python3で", query=True) == ("Python3 ", "で")
+
+
+def test_text_without_cjk_letters_is_returned_as_it_is() -> None:
+    for text in ("plain ascii text", "Crème brûlée 😀 Ωμέγα ─┼─", "、。\u3000", ""):
+        assert split_cjk(text)[0] is text
+        assert split_cjk(text, query=True) == (text, "")
+        assert index_text(text) is text
 
 
 def test_underscores_separate_case_and_diacritics_fold_digits_stay() -> None:
