@@ -92,6 +92,11 @@ def split_cjk(text: str, query: bool = False) -> tuple[str, str]:
     (``is_prefix``). Text without CJK letters is returned as it is, nearly free."""
     if text.isascii() or not _may_have_cjk(text.encode("utf-8", "surrogatepass")):
         return text, ""
+    return _split_runs(text, query)
+
+
+def _split_runs(text: str, query: bool) -> tuple[str, str]:
+    """``split_cjk`` of a text that may hold CJK letters (checked by the caller)."""
     parts = CJK_RUN.split(text)
     runs = parts[1::2]
     if not runs:
@@ -138,7 +143,7 @@ def distinct_words(text: str) -> set[bytes]:
     CJK runs as ``split_cjk`` splits them."""
     raw = text.encode("utf-8", "surrogatepass")
     if not text.isascii() and _may_have_cjk(raw):
-        rest, cjk = split_cjk(text)
+        rest, cjk = _split_runs(text, query=False)
         if cjk:  # letters only: nothing to split or fold
             return _distinct_words(rest.encode("utf-8", "surrogatepass")) | set(
                 cjk.encode().split()
